@@ -1,0 +1,3 @@
+from polychromify.cli import main
+
+main()

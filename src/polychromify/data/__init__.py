@@ -1,0 +1,1 @@
+"""Photo decoding and dataset preparation."""

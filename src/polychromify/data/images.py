@@ -1,0 +1,94 @@
+"""Decode any photo a user may have into 8-bit sRGB, safely.
+
+Handles EXIF orientation, palette/alpha, CMYK, 16-bit and ICC-tagged images, refuses decompression
+bombs and truncated files, and decodes large JPEGs at reduced size when only a small image is needed.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from polychromify.errors import PolychromifyError
+
+FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF"}
+EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+MAX_PIXELS = 120_000_000  # ~ a 13k x 9k photo; larger is refused as a likely decompression bomb
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+class ImageError(PolychromifyError):
+    """A file that cannot be read as a photo; the message says why."""
+
+
+def open_image(src: str | Path | bytes | BinaryIO, min_size: int | None = None) -> Image.Image:
+    """Decode `src` into an RGB PIL image, EXIF-rotated and converted to sRGB.
+
+    `min_size`: the shorter side the caller needs at least; JPEGs are then decoded at a reduced
+    scale (Pillow's `draft`), which is several times faster on multi-megapixel photos.
+    Raises ImageError with a short reason for anything that is not a readable photo.
+    """
+    if isinstance(src, bytes):
+        if not src:
+            raise ImageError("empty file")
+        src = io.BytesIO(src)
+    elif isinstance(src, str | Path):
+        path = Path(src)
+        if not path.is_file():
+            raise ImageError(f"no such file: {path}")
+        if path.stat().st_size == 0:
+            raise ImageError("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(src)
+            if im.format not in FORMATS:
+                raise ImageError(f"unsupported image format {im.format}")
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"image too large ({w}x{h} pixels, limit {MAX_PIXELS:,})")
+            if min_size and im.format in ("JPEG", "MPO"):
+                scale = min(w, h) / min_size
+                if scale >= 2:
+                    im.draft("RGB", (int(w / scale) + 1, int(h / scale) + 1))
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return _to_srgb(im)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError("not an image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("image too large (decompression bomb guard)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        msg = str(exc) or type(exc).__name__
+        raise ImageError(f"cannot decode image: {msg}") from None
+
+
+def _to_srgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB in sRGB; alpha is composited on white."""
+    icc = im.info.get("icc_profile")
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if arr.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, rgba).convert("RGB")
+    if icc and im.mode in ("RGB", "CMYK"):
+        try:
+            src_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            im = ImageCms.profileToProfile(im, src_profile, _SRGB, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError):
+            pass  # a broken profile: fall back to treating the pixels as sRGB
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    return im

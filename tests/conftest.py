@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+
+
+def make_photo(seed: int, size: tuple[int, int] = (48, 40)) -> Image.Image:
+    """A small colourful 'photo': a smooth two-colour gradient plus noise, different for every seed."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    t = np.linspace(0, 1, w)[None, :, None]
+    img = c0 * (1 - t) + c1 * t + rng.normal(0, 8, (h, w, 3))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path) -> Path:
+    """A folder of 12 tiny colourful JPEGs/PNGs in two category subfolders."""
+    root = tmp_path / "photos"
+    for i in range(12):
+        folder = root / ("forest" if i % 2 else "sea")
+        folder.mkdir(parents=True, exist_ok=True)
+        make_photo(i).save(folder / f"p{i:02d}.{'png' if i % 3 == 0 else 'jpg'}")
+    return root

@@ -1,0 +1,29 @@
+import numpy as np
+
+from polychromify.color import AB_SCALE, chroma, lab_to_rgb, normalize_l, rgb_to_lab
+
+
+def test_round_trip_rgb_lab_rgb():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    L, ab = rgb_to_lab(rgb)
+    back = lab_to_rgb(L, ab)
+    assert np.abs(back.astype(int) - rgb.astype(int)).max() <= 1
+
+
+def test_ranges_and_seed_scaling():
+    pure = np.array([[[255, 0, 0], [0, 0, 255], [0, 255, 0], [255, 255, 255]]], dtype=np.uint8)
+    L, ab = rgb_to_lab(pure)
+    assert L.shape == (1, 4) and ab.shape == (1, 4, 2)
+    assert L.min() >= 0 and L.max() <= 100.0001
+    assert np.abs(ab).max() <= 1.0
+    # sRGB red is a* ~ 80.1 in CIELAB D65: stored as a*/128
+    np.testing.assert_allclose(ab[0, 0, 0] * AB_SCALE, 80.1, atol=0.2)
+    assert chroma(ab)[0, 3] < 0.01  # white has no chroma
+    np.testing.assert_allclose(normalize_l(np.array([0.0, 50.0, 100.0])), [-1, 0, 1])
+
+
+def test_grey_has_zero_ab():
+    grey = np.full((4, 4, 3), 77, np.uint8)
+    _, ab = rgb_to_lab(grey)
+    assert np.abs(ab).max() < 1e-3
