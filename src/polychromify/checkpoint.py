@@ -1,0 +1,92 @@
+"""Run folders: `model.safetensors` (weights only, no pickle) + `config.json` (how to rebuild it).
+
+config.json = {"arch": {"name": ..., "kwargs": {...}}, "parameters": N, "version": ..., ...anything the
+caller adds (training config, data summary, timings)}. Every write is atomic (temp file, then rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from polychromify.errors import PolychromifyError
+from polychromify.models.registry import ColorModel, count_parameters, create_model
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_weights(path: Path, model: torch.nn.Module) -> None:
+    """Weights as safetensors, atomically. Tied/shared tensors are cloned so safetensors accepts them."""
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in _unwrap(model).state_dict().items()}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    save_file(state, str(tmp))
+    os.replace(tmp, path)
+
+
+def save_run(run_dir: str | Path, model: ColorModel, extra: dict[str, Any] | None = None) -> Path:
+    """Write weights and config.json into `run_dir` (created if needed); returns the folder."""
+    from polychromify import __version__
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = _unwrap(model)
+    save_weights(run_dir / WEIGHTS, model)
+    config = {"arch": model.arch, "parameters": count_parameters(model), "version": __version__} | (extra or {})
+    atomic_write_text(run_dir / CONFIG, json.dumps(config, indent=1))
+    return run_dir
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any]:
+    """config.json of a run folder, with clear errors for a missing or damaged one."""
+    path = Path(run_dir) / CONFIG
+    if not Path(run_dir).is_dir():
+        raise PolychromifyError(f"no such run folder: {run_dir}")
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise PolychromifyError(f"{run_dir} is not a run folder (no {CONFIG})") from None
+    except (OSError, ValueError) as exc:
+        raise PolychromifyError(f"damaged {path}: {exc}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("arch"), dict) or "name" not in config["arch"]:
+        raise PolychromifyError(f"damaged {path}: no 'arch' entry naming the architecture")
+    return config
+
+
+def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") -> ColorModel:
+    """Rebuild a model from its run folder alone (config.json + model.safetensors), in eval mode."""
+    config = read_config(run_dir)
+    arch = config["arch"]
+    model = create_model(arch["name"], **arch.get("kwargs", {}))
+    path = Path(run_dir) / WEIGHTS
+    if not path.is_file():
+        raise PolychromifyError(f"{run_dir} has no {WEIGHTS}")
+    try:
+        state = load_file(str(path), device=str(map_location))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise PolychromifyError(f"damaged weights {path}: {exc}") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise PolychromifyError(f"weights in {path} do not fit {arch['name']}: {' '.join(first[:2])[:300]}") from None
+    return model.to(map_location).eval()
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The bare model inside DistributedDataParallel or torch.compile wrappers."""
+    while hasattr(model, "module") or hasattr(model, "_orig_mod"):
+        model = getattr(model, "module", None) or model._orig_mod
+    return model

@@ -1,0 +1,96 @@
+"""Model registry: `@register_model` on a factory, `create_model(name, **overrides)`, `list_models()`.
+
+Every model is a `ColorModel`: it takes the network input built by `ColorModel.make_input` and its
+`predict_ab` gives ab (N,2,H,W) in [-1,1] at the input's size, whatever the model predicts inside.
+A model remembers how it was built (`model.arch`), so a run folder rebuilds it with no command line.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from polychromify.errors import PolychromifyError
+
+_FACTORIES: dict[str, Callable[..., ColorModel]] = {}
+_DESCRIPTIONS: dict[str, str] = {}
+
+
+class ColorModel(nn.Module):
+    """Base class of every colorization network.
+
+    kind: "regression" (forward gives ab in [-1,1]) or "classification" (forward gives logits over
+    quantised ab bins, decoded by annealed mean). takes_hints: input is L plus sparse ab hints and a mask.
+    """
+
+    kind: str = "regression"
+    takes_hints: bool = False
+    arch: dict[str, Any]
+
+    @staticmethod
+    def make_input(L: torch.Tensor, hints: torch.Tensor | None, takes_hints: bool) -> torch.Tensor:
+        """L (N,1,H,W) normalised to [-1,1]; hints (N,3,H,W) = (a, b, mask) or None -> network input."""
+        if not takes_hints:
+            return L
+        if hints is None:
+            hints = L.new_zeros(L.shape[0], 3, *L.shape[2:])
+        return torch.cat([L, hints], dim=1)
+
+    def predict_ab(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """L (N,1,H,W) in [-1,1] -> ab (N,2,H,W) in [-1,1]."""
+        out = self(self.make_input(L, hints, self.takes_hints))
+        if out.shape[-2:] != L.shape[-2:]:
+            out = nn.functional.interpolate(out, size=L.shape[-2:], mode="bilinear", align_corners=False)
+        return out
+
+
+def register_model(name: str, description: str = "") -> Callable:
+    """Decorator: register a factory (a class or function returning a ColorModel) under `name`."""
+
+    def wrap(factory: Callable[..., ColorModel]) -> Callable[..., ColorModel]:
+        if name in _FACTORIES:
+            raise ValueError(f"model {name!r} registered twice")
+        _FACTORIES[name] = factory
+        _DESCRIPTIONS[name] = description or (inspect.getdoc(factory) or "").split("\n")[0]
+        return factory
+
+    return wrap
+
+
+def list_models() -> list[str]:
+    """Names of all registered models, sorted."""
+    _load_all()
+    return sorted(_FACTORIES)
+
+
+def describe(name: str) -> str:
+    _load_all()
+    return _DESCRIPTIONS[name]
+
+
+def create_model(name: str, **overrides: Any) -> ColorModel:
+    """Build the model registered as `name`, with keyword overrides of its factory's defaults."""
+    _load_all()
+    if name not in _FACTORIES:
+        raise PolychromifyError(f"unknown model {name!r}; choose one of: {', '.join(sorted(_FACTORIES))}")
+    factory = _FACTORIES[name]
+    params = inspect.signature(factory).parameters
+    unknown = set(overrides) - set(params)
+    if unknown:
+        raise PolychromifyError(f"model {name!r} has no argument(s) {sorted(unknown)}; it takes {sorted(params)}")
+    model = factory(**overrides)
+    model.arch = {"name": name, "kwargs": dict(overrides)}
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _load_all() -> None:
+    # Importing the family modules runs their @register_model decorators.
+    from polychromify.models import autoencoders, zhang  # noqa: F401
