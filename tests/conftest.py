@@ -29,3 +29,24 @@ def photo_dir(tmp_path: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         make_photo(i).save(folder / f"p{i:02d}.{'png' if i % 3 == 0 else 'jpg'}")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A prepared 32x32 dataset from 16 tiny photos (2 random crops each), shared by the training tests."""
+    from polychromify.data.prepare import PrepareConfig, prepare
+
+    root = tmp_path_factory.mktemp("tiny")
+    photos = root / "photos"
+    for i in range(16):
+        folder = photos / ("forest" if i % 4 else "sea")
+        folder.mkdir(parents=True, exist_ok=True)
+        make_photo(i, (64, 48)).save(folder / f"p{i:02d}.png")
+    out = root / "ds"
+    prepare(
+        photos,
+        out,
+        PrepareConfig(size=32, crops_per_image=2, split=(0.6, 0.2, 0.2), workers=1),
+        progress=False,
+    )
+    return out

@@ -1,3 +1,21 @@
 """Polychromify: colorize black-and-white landscape photographs and films."""
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+__all__ = ["__version__", "create_model", "list_models", "load_model"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `import polychromify` (and the CLI's start-up) stays fast; torch loads on first use.
+    if name == "load_model":
+        from polychromify.checkpoint import load_model
+
+        return load_model
+    if name in ("create_model", "list_models"):
+        from polychromify.models import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module 'polychromify' has no attribute {name!r}")

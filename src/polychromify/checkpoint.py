@@ -44,7 +44,9 @@ def save_run(run_dir: str | Path, model: ColorModel, extra: dict[str, Any] | Non
     run_dir.mkdir(parents=True, exist_ok=True)
     model = _unwrap(model)
     save_weights(run_dir / WEIGHTS, model)
-    config = {"arch": model.arch, "parameters": count_parameters(model), "version": __version__} | (extra or {})
+    config = {"arch": model.arch, "parameters": count_parameters(model), "version": __version__} | (
+        extra or {}
+    )
     atomic_write_text(run_dir / CONFIG, json.dumps(config, indent=1))
     return run_dir
 
@@ -60,7 +62,11 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
         raise PolychromifyError(f"{run_dir} is not a run folder (no {CONFIG})") from None
     except (OSError, ValueError) as exc:
         raise PolychromifyError(f"damaged {path}: {exc}") from None
-    if not isinstance(config, dict) or not isinstance(config.get("arch"), dict) or "name" not in config["arch"]:
+    if (
+        not isinstance(config, dict)
+        or not isinstance(config.get("arch"), dict)
+        or "name" not in config["arch"]
+    ):
         raise PolychromifyError(f"damaged {path}: no 'arch' entry naming the architecture")
     return config
 
@@ -81,7 +87,9 @@ def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") ->
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise PolychromifyError(f"weights in {path} do not fit {arch['name']}: {' '.join(first[:2])[:300]}") from None
+        raise PolychromifyError(
+            f"weights in {path} do not fit {arch['name']}: {' '.join(first[:2])[:300]}"
+        ) from None
     return model.to(map_location).eval()
 
 

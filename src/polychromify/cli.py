@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,128 @@ def cmd_prepare(a: argparse.Namespace) -> int:
         if len(m["skipped"]) > 10:
             print(f"    ... and {len(m['skipped']) - 10} more")
     return 0
+
+
+def cmd_models(a: argparse.Namespace) -> int:
+    from polychromify.models.registry import count_parameters, create_model, describe, list_models
+
+    rows = []
+    for name in list_models():
+        m = create_model(name)
+        rows.append(
+            {
+                "name": name,
+                "parameters": count_parameters(m),
+                "kind": m.kind,
+                "hints": m.takes_hints,
+                "description": describe(name),
+            }
+        )
+    if a.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(
+                f"{r['name']:<14} {r['parameters']:>12,}  {r['kind']:<14} {'hints ' if r['hints'] else '      '}"
+                f"{r['description']}"
+            )
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from polychromify.train import TrainConfig, resume_config, train
+
+    if a.resume:
+        cfg = resume_config(a.resume, epochs=a.epochs, max_minutes=a.max_minutes, device=a.device)
+    else:
+        missing = [f"--{k}" for k in ("model", "data", "out") if getattr(a, k) is None]
+        if missing:
+            raise PolychromifyError(f"train needs {', '.join(missing)} (or --resume RUN)")
+        cfg = TrainConfig(
+            model=a.model,
+            data=str(a.data),
+            out=str(a.out),
+            model_args=_parse_kv(a.model_arg),
+            epochs=a.epochs or 25,
+            batch_size=a.batch_size,
+            lr=a.lr,
+            max_minutes=a.max_minutes,
+            device=a.device or "auto",
+            precision=a.precision,
+            seed=a.seed,
+            flip=not a.no_flip,
+            patience=a.patience,
+            balance=a.balance,
+            steps_per_epoch=a.steps_per_epoch,
+        )
+    run = train(cfg, resume=bool(a.resume), overwrite=a.overwrite)
+    if int(os.environ.get("RANK", 0)) == 0:
+        config = json.loads((run / "config.json").read_text())
+        print(
+            f"trained {config['arch']['name']} ({config['parameters']:,} parameters) for "
+            f"{config['epochs_done']} epochs in {config['train_seconds']:.0f} s "
+            f"(best epoch {config['best_epoch']}, val loss {config['best_val_loss']:.4f}, "
+            f"stopped by {config['status']}) -> {run}"
+        )
+    return 0
+
+
+def cmd_import_weights(a: argparse.Namespace) -> int:
+    from polychromify.checkpoint import save_run
+    from polychromify.models.zhang import import_zhang_weights
+
+    if a.out.exists() and any(a.out.iterdir()):
+        raise PolychromifyError(f"{a.out} already exists; choose another --out")
+    model = import_zhang_weights(a.file, a.model)
+    save_run(a.out, model, {"imported_from": str(a.file)})
+    print(f"imported {a.model} weights from {a.file} -> {a.out}")
+    return 0
+
+
+def cmd_colorize(a: argparse.Namespace) -> int:
+    from polychromify.inference import Colorizer
+    from polychromify.photos import colorize_files, load_hints, plan
+
+    jobs = plan(a.inputs, a.out, a.format)
+    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
+    jobs = jobs[rank::world]  # under torchrun each rank takes its share
+    hints = load_hints(a.hint, a.hints)
+    colorizer = Colorizer(a.model, device=_device(a.device), input_size=a.input_size)
+    if hints and not colorizer.takes_hints:
+        raise PolychromifyError(f"model {a.model} does not take colour hints")
+
+    def report(line: str) -> None:
+        print(f"polychromify: {line}", file=sys.stderr)
+
+    done, skipped, failed = colorize_files(
+        jobs, colorizer, hints, a.saturation, a.skip_existing, report=report
+    )
+    print(
+        f"colorized {done} photo(s) -> {a.out}"
+        + (f", {skipped} already done" if skipped else "")
+        + (f", {failed} failed" if failed else "")
+    )
+    return 1 if failed else 0
+
+
+def _device(name: str) -> str:
+    from polychromify.train import pick_device
+
+    return str(pick_device(name))
+
+
+def _parse_kv(items: list[str]) -> dict:
+    """['neurons=high', 'width=0.5'] -> {'neurons': 'high', 'width': 0.5} (values parsed as JSON if possible)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise PolychromifyError(f"--model-arg expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +205,85 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="worker processes (default: 0 = all cores)")
     p.add_argument("--overwrite", action="store_true", help="replace a previous dataset in --out")
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser(
+        "colorize",
+        help="colorize photos (files, folders, globs) at full resolution",
+        description="Colorize black-and-white photos. Colour inputs are converted to grey first. "
+        "Results keep each input's relative path and name under OUT.",
+    )
+    p.add_argument("inputs", nargs="+", help="image files, folders (recursive) or glob patterns")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "--model", default="default", help="'default' (shipped) or a run folder (default: default)"
+    )
+    p.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colours (0 = grey)")
+    p.add_argument(
+        "--hint",
+        action="append",
+        default=[],
+        metavar="X,Y,#RRGGBB",
+        help="colour hint at pixel (X,Y) of the original, repeatable",
+    )
+    p.add_argument(
+        "--hints",
+        type=Path,
+        metavar="FILE.json",
+        help='hints: [{"x":..,"y":..,"color":"#RRGGBB"}] or {"file name": [...]} ',
+    )
+    p.add_argument("--format", choices=["png", "jpg"], help="change the output extension (default: keep)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")
+    p.add_argument("--skip-existing", action="store_true", help="skip inputs whose output already exists")
+    p.set_defaults(func=cmd_colorize)
+
+    p = sub.add_parser("models", help="list the registered models with their parameter counts")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser(
+        "train",
+        help="train a model on a prepared dataset into a run folder",
+        description="Train a model on a `prepare` output. Under torchrun it runs "
+        "DistributedDataParallel: torchrun --nproc_per_node=N -m polychromify train ...",
+    )
+    p.add_argument("--model", help="model name (see `polychromify models`)")
+    p.add_argument("--data", type=Path, help="dataset folder made by `polychromify prepare`")
+    p.add_argument("--out", "-o", type=Path, help="run folder to create")
+    p.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model argument, repeatable (e.g. --model-arg neurons=medium --model-arg width=0.25)",
+    )
+    p.add_argument("--epochs", type=int, help="epochs (default: 25, the seed's)")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size per process (default: 32)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    p.add_argument("--max-minutes", type=float, help="wall-clock budget; training stops when it is spent")
+    p.add_argument("--device", help="auto (default: cuda > mps > cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16 = bfloat16 autocast")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    p.add_argument("--patience", type=int, default=5, help="early stopping patience in epochs (0 = off)")
+    p.add_argument(
+        "--balance",
+        choices=["none", "categories", "clusters"],
+        default="none",
+        help="equalise categories (sub-folders) or k-means colour clusters when sampling",
+    )
+    p.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch (default: one pass)")
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "import-weights", help="convert Zhang et al.'s released .pth weights into a run folder"
+    )
+    p.add_argument("file", type=Path, help="released state dict (.pth), loaded with weights_only=True")
+    p.add_argument("--model", choices=["eccv16", "siggraph17"], required=True)
+    p.add_argument("--out", "-o", type=Path, required=True, help="run folder to create")
+    p.set_defaults(func=cmd_import_weights)
     return parser
 
 

@@ -4,11 +4,18 @@ Conventions used across the package:
   L  in [0, 100]   (CIELAB lightness, D65)
   ab in [-1, 1]    (CIELAB a*, b* divided by AB_SCALE, as the seed does)
 Networks see L normalised with `normalize_l` to roughly [-1, 1].
+
+The second half is the ab quantisation of Zhang et al. 2016 for classification colorizers: the in-gamut
+ab grid cells (`ab_bins`), soft-encoded targets, the empirical bin prior, class-rebalancing weights and
+the annealed-mean decoding. Bins are (Q,2) arrays/tensors in CIELAB units throughout.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+import torch
 from skimage import color as skcolor
 
 AB_SCALE = 128.0  # seed: ab / 128 -> [-1, 1]
@@ -39,3 +46,103 @@ def normalize_l(L: np.ndarray) -> np.ndarray:
 def chroma(ab: np.ndarray) -> np.ndarray:
     """Chroma in CIELAB units of ab (..., 2) given in [-1, 1]."""
     return np.hypot(ab[..., 0], ab[..., 1]) * AB_SCALE
+
+
+# --- ab quantisation (Zhang et al. 2016) -------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def ab_bins(grid: int = 10) -> np.ndarray:
+    """Centres (Q,2) float32 in CIELAB units of the `grid`-spaced ab cells that some sRGB colour falls in.
+
+    Cells are centred on multiples of `grid` (a colour belongs to the cell its ab rounds to). Found by
+    converting the faces of the RGB cube (512 steps a side: the ab extremes lie there) plus a coarse
+    interior grid to Lab and keeping every cell hit. At grid 10: Q = 262, a in [-90, 100], b in [-110, 90].
+    That is fewer than the paper's 313, whose release keeps extra cells at the gamut's edge (a looser test
+    we could not reproduce); imported ECCV16 weights bring their own 313 bins. Read-only, cached.
+    """
+    n = 512
+    v = np.linspace(0.0, 1.0, n, dtype=np.float32)
+    u, w = (t.ravel() for t in np.meshgrid(v, v, indexing="ij"))
+    parts = []
+    for axis in range(3):
+        others = [i for i in range(3) if i != axis]
+        for value in (0.0, 1.0):
+            face = np.empty((n * n, 3), np.float32)
+            face[:, axis], face[:, others[0]], face[:, others[1]] = value, u, w
+            parts.append(face)
+    g = np.linspace(0.0, 1.0, 17, dtype=np.float32)
+    parts.append(np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3))
+    lab = skcolor.rgb2lab(np.concatenate(parts)[None], illuminant="D65")[0]  # (M,3)
+    cells = np.rint(lab[:, 1:] / grid).astype(np.int64) + 64  # (M,2) cell indices, in [0,128) for grid >= 2
+    codes = np.unique(cells[:, 0] * 128 + cells[:, 1])
+    bins = (np.stack([codes // 128, codes % 128], axis=1) - 64).astype(np.float32) * grid
+    bins.setflags(write=False)
+    return bins
+
+
+def _flat_lab(ab: torch.Tensor) -> torch.Tensor:
+    """ab (N,2,H,W) in [-1,1] -> (N*H*W, 2) in CIELAB units."""
+    return ab.permute(0, 2, 3, 1).reshape(-1, 2) * AB_SCALE
+
+
+def nearest_bin(ab: torch.Tensor, bins: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
+    """ab (N,2,H,W) in [-1,1] -> index (N,H,W) of the nearest bin (bins (Q,2) in CIELAB units)."""
+    n, _, h, w = ab.shape
+    x, b = _flat_lab(ab), bins.to(ab)
+    idx = [torch.cdist(x[i : i + chunk], b).argmin(dim=1) for i in range(0, len(x), chunk)]
+    return torch.cat(idx).view(n, h, w) if idx else ab.new_zeros(n, h, w, dtype=torch.long)
+
+
+def soft_encode(ab: torch.Tensor, bins: torch.Tensor, sigma: float = 5.0, k: int = 5) -> torch.Tensor:
+    """ab (N,2,H,W) in [-1,1] -> soft targets (N,Q,H,W) that sum to 1 over Q.
+
+    Each pixel spreads over its k nearest bins with Gaussian weights of width `sigma` (CIELAB units).
+    """
+    n, _, h, w = ab.shape
+    b = bins.to(ab)  # (Q,2)
+    d2, idx = (torch.cdist(_flat_lab(ab), b) ** 2).topk(min(k, len(b)), dim=1, largest=False)  # (P,k)
+    weights = torch.softmax(-d2 / (2 * sigma**2), dim=1)  # Gaussian, normalised; stable for far pixels
+    target = ab.new_zeros(len(idx), len(b)).scatter_(1, idx, weights)  # (P,Q)
+    return target.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+def bin_prior(ab: np.ndarray | torch.Tensor, bins: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Empirical distribution (Q,) float64 of nearest-bin assignments of ab (N,2,H,W) in [-1,1]."""
+    t = torch.as_tensor(np.asarray(ab, dtype=np.float32)) if isinstance(ab, np.ndarray) else ab.float().cpu()
+    t = t.reshape(t.shape[0], 2, -1, 1) if t.ndim != 4 else t  # (N,2,...) -> (N,2,P,1)
+    b = torch.tensor(bins, dtype=torch.float32) if isinstance(bins, np.ndarray) else bins.float().cpu()
+    counts = torch.zeros(len(b), dtype=torch.float64)
+    for part in t.split(64):
+        counts += torch.bincount(nearest_bin(part, b).flatten(), minlength=len(b))
+    return (counts / counts.sum().clamp_min(1)).numpy()
+
+
+def rebalance_weights(
+    prior: np.ndarray, lam: float = 0.5, sigma: float = 5.0, bins: np.ndarray | None = None
+) -> np.ndarray:
+    """Class-rebalancing weights (Q,) float32: w ∝ 1/((1-lam)·p̃ + lam/Q), scaled so sum(p̃·w) = 1.
+
+    p̃ is the prior smoothed by a Gaussian of width `sigma` (CIELAB units) over the bin positions `bins`
+    (default `ab_bins()`). lam=1 gives uniform weights (all 1); lam=0 gives w ∝ 1/p̃.
+    """
+    b = np.asarray(ab_bins() if bins is None else bins, dtype=np.float64)
+    p = np.asarray(prior, dtype=np.float64)
+    if p.shape != (len(b),):
+        raise ValueError(f"prior has shape {p.shape}, expected ({len(b)},) to match the bins")
+    d2 = ((b[:, None, :] - b[None, :, :]) ** 2).sum(-1)  # (Q,Q)
+    smooth = np.exp(-d2 / (2 * sigma**2)) @ p
+    smooth /= smooth.sum()
+    w = 1.0 / ((1 - lam) * smooth + lam / len(p))
+    return (w / (smooth * w).sum()).astype(np.float32)
+
+
+def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, T: float = 0.38) -> torch.Tensor:
+    """Logits (N,Q,H,W) -> ab (N,2,H,W) in [-1,1]: the mean bin under softmax(logits / T).
+
+    This is the paper's renormalised exp(log z / T). T=1 is the plain mean, T -> 0 the mode; 0.38 is
+    Zhang et al.'s choice (vivid yet spatially coherent).
+    """
+    probs = torch.softmax(logits / T, dim=1)
+    ab = torch.einsum("nqhw,qc->nchw", probs, bins.to(probs)) / AB_SCALE
+    return ab.clamp(-1, 1)

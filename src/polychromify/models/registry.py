@@ -40,12 +40,16 @@ class ColorModel(nn.Module):
             hints = L.new_zeros(L.shape[0], 3, *L.shape[2:])
         return torch.cat([L, hints], dim=1)
 
-    def predict_ab(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
-        """L (N,1,H,W) in [-1,1] -> ab (N,2,H,W) in [-1,1]."""
-        out = self(self.make_input(L, hints, self.takes_hints))
-        if out.shape[-2:] != L.shape[-2:]:
-            out = nn.functional.interpolate(out, size=L.shape[-2:], mode="bilinear", align_corners=False)
+    def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+        """Network output -> ab (N,2,*size) in [-1,1]. Regression: resize only; classification models
+        override this to decode their logits."""
+        if out.shape[-2:] != tuple(size):
+            out = nn.functional.interpolate(out, size=tuple(size), mode="bilinear", align_corners=False)
         return out
+
+    def predict_ab(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """L (N,1,H,W) in [-1,1] (+ hints (N,3,H,W)) -> ab (N,2,H,W) in [-1,1]."""
+        return self.decode(self(self.make_input(L, hints, self.takes_hints)), L.shape[-2:])
 
 
 def register_model(name: str, description: str = "") -> Callable:
@@ -81,7 +85,9 @@ def create_model(name: str, **overrides: Any) -> ColorModel:
     params = inspect.signature(factory).parameters
     unknown = set(overrides) - set(params)
     if unknown:
-        raise PolychromifyError(f"model {name!r} has no argument(s) {sorted(unknown)}; it takes {sorted(params)}")
+        raise PolychromifyError(
+            f"model {name!r} has no argument(s) {sorted(unknown)}; it takes {sorted(params)}"
+        )
     model = factory(**overrides)
     model.arch = {"name": name, "kwargs": dict(overrides)}
     return model
@@ -93,4 +99,4 @@ def count_parameters(model: nn.Module) -> int:
 
 def _load_all() -> None:
     # Importing the family modules runs their @register_model decorators.
-    from polychromify.models import autoencoders, zhang  # noqa: F401
+    from polychromify.models import autoencoders, unet, zhang  # noqa: F401

@@ -1,0 +1,93 @@
+"""Read a `prepare` output: memory-mapped Lab shards -> float32 tensors, a batch at a time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from polychromify.color import normalize_l
+from polychromify.data.prepare import FORMAT, SPLITS
+from polychromify.errors import PolychromifyError
+
+
+def load_manifest(root: str | Path) -> dict:
+    """manifest.json of a prepared dataset, or a clear error when `root` is not one."""
+    path = Path(root) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise PolychromifyError(f"{root} is not a dataset made by `polychromify prepare`")
+    return manifest
+
+
+class LabDataset:
+    """One split of a prepared dataset, without loading it into RAM (np.load(mmap_mode='r'))."""
+
+    def __init__(self, root: str | Path, split: str = "train") -> None:
+        if split not in SPLITS:
+            raise PolychromifyError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        self.root = Path(root)
+        self.manifest = load_manifest(root)
+        shards = self.manifest["shards"][split]
+        try:
+            self._L = [np.load(self.root / s["L"], mmap_mode="r") for s in shards]
+            self._ab = [np.load(self.root / s["ab"], mmap_mode="r") for s in shards]
+        except (OSError, ValueError) as exc:
+            raise PolychromifyError(f"damaged dataset {root}: {exc}") from None
+        self.offsets = np.cumsum([0] + [len(x) for x in self._L])
+        self.samples: list[dict] = self.manifest["samples"][split]
+        if self.offsets[-1] != len(self.samples):
+            raise PolychromifyError(f"damaged dataset {root}: shard sizes do not match the manifest")
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def size(self) -> int:
+        return int(self.manifest["config"]["size"])
+
+    def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Samples `idx` -> (L (n,1,S,S) normalised to [-1,1], ab (n,2,S,S) in [-1,1]), float32."""
+        idx = np.asarray(idx, dtype=np.int64)
+        shard = np.searchsorted(self.offsets, idx, side="right") - 1
+        L = np.empty((len(idx), 1, self.size, self.size), np.float32)
+        ab = np.empty((len(idx), 2, self.size, self.size), np.float32)
+        for s in np.unique(shard):
+            sel = shard == s
+            local = idx[sel] - self.offsets[s]
+            L[sel] = self._L[s][local]
+            ab[sel] = self._ab[s][local]
+        return torch.from_numpy(normalize_l(L)), torch.from_numpy(ab)
+
+    def balance_weights(self, mode: str, seed: int = 0, k: int = 8) -> np.ndarray | None:
+        """Sampling weight per sample that equalises groups: 'categories' (the photo's folder) or
+        'clusters' (k-means of per-sample colour statistics: mean L, mean and std of a and b); None for 'none'."""
+        if mode == "none":
+            return None
+        if mode == "categories":
+            groups = np.array([str(s["category"]) for s in self.samples])
+        elif mode == "clusters":
+            groups = self._colour_clusters(k, seed)
+        else:
+            raise PolychromifyError(f"unknown balance mode {mode!r}: use none, categories or clusters")
+        _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+        weights = 1.0 / counts[inverse]
+        return weights / weights.sum()
+
+    def _colour_clusters(self, k: int, seed: int) -> np.ndarray:
+        from scipy.cluster.vq import kmeans2
+
+        stats = np.empty((len(self), 5), np.float64)
+        for start in range(0, len(self), 256):
+            L, ab = self.batch(np.arange(start, min(start + 256, len(self))))
+            stats[start : start + len(L)] = torch.cat(
+                [L.mean((2, 3)), ab.mean((2, 3)), ab.std((2, 3))], dim=1
+            ).numpy()
+        stats = (stats - stats.mean(0)) / (stats.std(0) + 1e-6)
+        _, labels = kmeans2(stats, min(k, len(self)), seed=seed, minit="++")
+        return labels

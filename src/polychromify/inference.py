@@ -1,0 +1,169 @@
+"""Colorize images at full resolution with any trained model; shared by the CLI, video and web code.
+
+The network sees L downscaled to `input_size` (longer side); its ab is upsampled to the original size
+and joined with the original, full-resolution L, so detail comes from the photo and colour from the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from polychromify.checkpoint import load_model
+from polychromify.color import AB_SCALE, lab_to_rgb, normalize_l, rgb_to_lab
+from polychromify.data.images import _to_srgb, open_image
+from polychromify.errors import PolychromifyError
+from polychromify.models.registry import ColorModel
+
+ASSETS = Path(__file__).parent / "assets"
+HINT_RADIUS = 1  # a hint paints a (2r+1)^2 patch of the network's input grid
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A user colour hint: pixel (x, y) of the original image should have the chroma of `color`."""
+
+    x: float
+    y: float
+    color: str  # '#RRGGBB'
+
+    @property
+    def ab(self) -> tuple[float, float]:
+        rgb = np.array([[[int(self.color[i : i + 2], 16) for i in (1, 3, 5)]]], dtype=np.uint8)
+        _, ab = rgb_to_lab(rgb)
+        return float(ab[0, 0, 0]), float(ab[0, 0, 1])
+
+
+def parse_hint(text: str) -> Hint:
+    """'X,Y,#RRGGBB' -> Hint, with a clear error for anything else."""
+    m = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,\s*#?([0-9a-fA-F]{6})\s*", text)
+    if not m:
+        raise PolychromifyError(
+            f"invalid hint {text!r}: expected X,Y,#RRGGBB (pixel coordinates, hex colour)"
+        )
+    return Hint(float(m[1]), float(m[2]), "#" + m[3].lower())
+
+
+def resolve_model(model: str | Path | ColorModel, device: str | torch.device = "cpu") -> ColorModel:
+    """'default' (the shipped model), a shipped model's name, or a run folder -> model in eval mode."""
+    if isinstance(model, ColorModel):
+        return model.to(device).eval()
+    shipped = (
+        sorted(p.name for p in ASSETS.iterdir() if (p / "config.json").exists()) if ASSETS.is_dir() else []
+    )
+    if str(model) in shipped:
+        return load_model(ASSETS / str(model), device)
+    if Path(model).is_dir():
+        return load_model(model, device)
+    raise PolychromifyError(f"unknown model {str(model)!r}: give a run folder or one of {', '.join(shipped)}")
+
+
+class Colorizer:
+    """A loaded model plus the full-resolution recombination; reuse one instance for many images."""
+
+    def __init__(
+        self, model: str | Path | ColorModel = "default", device: str = "cpu", input_size: int = 256
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = resolve_model(model, self.device)
+        self.input_size = input_size
+
+    @property
+    def takes_hints(self) -> bool:
+        return self.model.takes_hints
+
+    def colorize_array(
+        self, rgb: np.ndarray, hints: Sequence[Hint] = (), saturation: float = 1.0
+    ) -> np.ndarray:
+        """(H,W,3) or (H,W) uint8 -> colour (H,W,3) uint8 with the same L (colour inputs are greyed first)."""
+        return self.colorize_batch([rgb], [hints], saturation)[0]
+
+    @torch.no_grad()
+    def colorize_batch(
+        self,
+        images: Sequence[np.ndarray],
+        hints: Sequence[Sequence[Hint]] | None = None,
+        saturation: float = 1.0,
+    ) -> list[np.ndarray]:
+        """Same-size images -> colour images; one forward pass for the whole batch."""
+        if saturation < 0:
+            raise PolychromifyError("saturation must be >= 0")
+        hints = hints or [()] * len(images)
+        if any(hints) and not self.takes_hints:
+            raise PolychromifyError(f"model {self.model.arch['name']} does not take colour hints")
+        Ls = [_lightness(im) for im in images]  # (H,W) in [0,100]
+        h, w = Ls[0].shape
+        gh, gw = _grid(h, w, self.input_size)
+        small = np.stack([_resize(L, gw, gh) for L in Ls])[:, None]  # (N,1,gh,gw)
+        x = torch.from_numpy(normalize_l(small)).to(self.device)
+        hint_t = torch.stack([_hint_tensor(hs, w, h, gw, gh) for hs in hints]).to(self.device)
+        ab = self.model.predict_ab(x, hint_t if self.takes_hints else None)  # (N,2,gh,gw) in [-1,1]
+        ab = torch.nn.functional.interpolate(ab.float(), size=(h, w), mode="bilinear", align_corners=False)
+        ab = (ab * saturation).clamp(-1, 1).permute(0, 2, 3, 1).cpu().numpy()
+        return [lab_to_rgb(L, a) for L, a in zip(Ls, ab, strict=True)]
+
+
+def _lightness(im: np.ndarray) -> np.ndarray:
+    if im.ndim == 2:
+        im = np.repeat(im[..., None], 3, axis=2)
+    return rgb_to_lab(im)[0]
+
+
+def _grid(h: int, w: int, size: int) -> tuple[int, int]:
+    """Network input size: longer side `size` (never upscaling), multiples of 16 for the U-Net."""
+    scale = min(1.0, size / max(h, w))
+    return max(16, round(h * scale / 16) * 16), max(16, round(w * scale / 16) * 16)
+
+
+def _resize(L: np.ndarray, w: int, h: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(L.astype(np.float32), "F").resize((w, h), Image.Resampling.BOX))
+
+
+def _hint_tensor(hints: Sequence[Hint], w: int, h: int, gw: int, gh: int) -> torch.Tensor:
+    """Hints in original pixel coordinates -> (3,gh,gw): a, b in [-1,1] and a mask."""
+    t = torch.zeros(3, gh, gw)
+    for hint in hints:
+        if not (0 <= hint.x < w and 0 <= hint.y < h):
+            raise PolychromifyError(f"hint at ({hint.x:g},{hint.y:g}) is outside the {w}x{h} image")
+        cx, cy = int(hint.x * gw / w), int(hint.y * gh / h)
+        ys, xs = (
+            slice(max(0, cy - HINT_RADIUS), cy + HINT_RADIUS + 1),
+            slice(max(0, cx - HINT_RADIUS), cx + HINT_RADIUS + 1),
+        )
+        a, b = hint.ab
+        t[0, ys, xs], t[1, ys, xs], t[2, ys, xs] = a, b, 1.0
+    return t
+
+
+def to_rgb_array(image: str | Path | Image.Image | np.ndarray) -> np.ndarray:
+    """A path, PIL image or array -> (H,W,3) uint8 sRGB, EXIF-rotated."""
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3):
+            raise PolychromifyError("arrays must be uint8 (H,W) or (H,W,3)")
+        return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    if isinstance(image, Image.Image):
+        return np.asarray(_to_srgb(image))
+    return np.asarray(open_image(image))
+
+
+def colorize(
+    image: str | Path | Image.Image | np.ndarray,
+    model: str | Path | ColorModel = "default",
+    hints: Sequence[Hint | str] = (),
+    saturation: float = 1.0,
+    device: str = "cpu",
+) -> Image.Image:
+    """Colorize one photo (path, PIL image or uint8 array) at its full resolution; returns a PIL image.
+    For many photos, build one `Colorizer` and reuse it."""
+    parsed = [parse_hint(x) if isinstance(x, str) else x for x in hints]
+    out = Colorizer(model, device).colorize_array(to_rgb_array(image), parsed, saturation)
+    return Image.fromarray(out, "RGB")
+
+
+__all__ = ["AB_SCALE", "Colorizer", "Hint", "colorize", "parse_hint", "resolve_model"]

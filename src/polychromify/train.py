@@ -1,0 +1,371 @@
+"""`polychromify train`: a prepared dataset -> a self-describing, resumable run folder.
+
+RUN/model.safetensors   weights of the best epoch by validation loss
+RUN/config.json         architecture + arguments, training config, data summary, time, parameter count
+RUN/metrics.jsonl       one line per epoch: losses, validation metrics, wall-clock time
+RUN/train_state.pt      last epoch's weights, optimiser and counters (tensors only, weights_only=True)
+Runs one process or, under torchrun, DistributedDataParallel with rank 0 writing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from polychromify import checkpoint, metrics
+from polychromify.data.dataset import LabDataset
+from polychromify.errors import PolychromifyError
+from polychromify.losses import compute_loss
+from polychromify.models.registry import ColorModel, create_model
+
+STATE = "train_state.pt"
+METRICS = "metrics.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    data: str
+    out: str
+    model_args: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 25  # the seed's
+    batch_size: int = 32
+    lr: float = 1e-3  # Adam, as the seed
+    max_minutes: float | None = None  # wall-clock budget; stops after the current step
+    device: str = "auto"  # auto: cuda > mps > cpu
+    precision: str = "fp32"  # or "bf16" (autocast)
+    seed: int = 0
+    flip: bool = True  # random horizontal flips
+    patience: int = 5  # early stopping on validation loss; 0 = off
+    balance: str = "none"  # none | categories | clusters
+    steps_per_epoch: int | None = None  # cap (None = one pass over the data)
+    val_batches: int | None = None  # cap on validation batches (None = whole split)
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16"):
+            raise PolychromifyError(f"unknown precision {self.precision!r}: use fp32 or bf16")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise PolychromifyError("--epochs and --batch-size must be >= 1 and --lr > 0")
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' -> cuda, then mps, then cpu; anything else is checked."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise PolychromifyError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise PolychromifyError("--device cuda asked for, but no CUDA GPU is available")
+    return device
+
+
+def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> Path:
+    """Train `cfg.model` on `cfg.data` into `cfg.out`; returns the run folder."""
+    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
+    device = pick_device(cfg.device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        return Trainer(cfg, device, rank, world, resume, overwrite, progress).fit()
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+class Trainer:
+    """One readable loop, split into small steps: set-up, run_epoch, validate, save."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        device: torch.device,
+        rank: int,
+        world: int,
+        resume: bool,
+        overwrite: bool,
+        progress: bool,
+    ) -> None:
+        self.cfg, self.device, self.rank, self.world = cfg, device, rank, world
+        self.run = Path(cfg.out)
+        self.progress = progress and rank == 0
+        self.train_set = LabDataset(cfg.data, "train")
+        self.val_set = LabDataset(cfg.data, "val")
+        if len(self.train_set) == 0:
+            raise PolychromifyError(f"dataset {cfg.data} has no training samples")
+        torch.manual_seed(cfg.seed)
+        self.model: ColorModel = create_model(cfg.model, **cfg.model_args).to(device)
+        if rank == 0:  # only once the model and data are known to be good
+            _claim_run_dir(self.run, resume, overwrite)
+        self.model = self.model.to(memory_format=torch.channels_last)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.class_weights = self._class_weights()
+        self.sample_weights = self.train_set.balance_weights(cfg.balance, cfg.seed)
+        self.epoch, self.best_val, self.best_epoch, self.seconds, self.bad_epochs = 0, math.inf, -1, 0.0, 0
+        if resume:
+            self._load_state()
+        self.ddp = torch.nn.parallel.DistributedDataParallel(self.model) if world > 1 else self.model
+
+    # ------------------------------------------------------------ main loop
+
+    def fit(self) -> Path:
+        cfg = self.cfg
+        start = time.monotonic() - self.seconds
+        stop_reason = "epochs"
+        while self.epoch < cfg.epochs:
+            out_of_time = self.run_epoch(start)
+            val = self.validate()
+            self.epoch += 1
+            self.seconds = time.monotonic() - start
+            improved = val["val_loss"] < self.best_val
+            if improved:
+                self.best_val, self.best_epoch, self.bad_epochs = val["val_loss"], self.epoch, 0
+            else:
+                self.bad_epochs += 1
+            if self.rank == 0:
+                self._save(improved, val)
+            if out_of_time:
+                stop_reason = "max_minutes"
+                break
+            if cfg.patience and self.bad_epochs >= cfg.patience:
+                stop_reason = "early_stopping"
+                break
+        if self.rank == 0:
+            self._write_config(stop_reason)
+        return self.run
+
+    def run_epoch(self, start: float) -> bool:
+        """One pass over this rank's share of the epoch's samples; returns True when out of time."""
+        cfg, model = self.cfg, self.ddp
+        model.train()
+        order = self._epoch_order()
+        steps = len(order) // cfg.batch_size or 1
+        if cfg.steps_per_epoch:
+            steps = min(steps, cfg.steps_per_epoch)
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + self.epoch)
+        bar = tqdm(
+            range(steps),
+            desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+            disable=not self.progress or None,
+            leave=False,
+        )
+        total, out_of_time = 0.0, False
+        for step in bar:
+            L, ab = self.train_set.batch(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
+            if cfg.flip:
+                flip = torch.rand(len(L), generator=gen) < 0.5
+                L[flip], ab[flip] = L[flip].flip(-1), ab[flip].flip(-1)
+            hints = self._hints(ab, gen)
+            loss = self.step(L, ab, hints)
+            if not math.isfinite(loss):
+                raise PolychromifyError(
+                    f"loss became {loss} at epoch {self.epoch + 1}, step {step + 1}; stopped. "
+                    f"The last good checkpoint (epoch {self.epoch}) is kept in {self.run}; try a lower --lr"
+                )
+            total += loss
+            bar.set_postfix(loss=f"{total / (step + 1):.4f}")
+            if cfg.max_minutes is not None and self._agree(time.monotonic() - start > cfg.max_minutes * 60):
+                out_of_time = True
+                break
+        self.train_loss = total / (step + 1)
+        return out_of_time
+
+    def step(self, L: torch.Tensor, ab: torch.Tensor, hints: torch.Tensor | None) -> float:
+        """Forward, backward and Adam update on one batch; returns the loss."""
+        L, ab = self._to_device(L), self._to_device(ab)
+        hints = self._to_device(hints) if hints is not None else None
+        x = ColorModel.make_input(L, hints, self.model.takes_hints)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+            out = self.ddp(x)
+        loss = compute_loss(self.model, out.float(), ab, self.class_weights)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Validation loss, seed accuracy and ab MSE over this rank's share, summed over ranks."""
+        self.model.eval()
+        n = len(self.val_set)
+        idx = np.arange(self.rank, n, self.world)
+        sums = torch.zeros(4, dtype=torch.float64)  # loss, seed_accuracy, mse, count (weighted by batch)
+        batches = [idx[i : i + self.cfg.batch_size] for i in range(0, len(idx), self.cfg.batch_size)]
+        for chunk in batches[: self.cfg.val_batches]:
+            L, ab = self.val_set.batch(chunk)
+            L, ab = self._to_device(L), self._to_device(ab)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+                out = self.model(ColorModel.make_input(L, None, self.model.takes_hints)).float()
+            pred = self.model.decode(out, L.shape[-2:])
+            k = len(chunk)
+            sums += torch.tensor(
+                [
+                    float(compute_loss(self.model, out, ab, self.class_weights)) * k,
+                    metrics.seed_accuracy(pred, ab) * k,
+                    metrics.mse_ab(pred, ab) * k,
+                    k,
+                ],
+                dtype=torch.float64,
+            )
+        if self.world > 1:
+            dist.all_reduce(sums)
+        if sums[3] == 0:  # no validation split: fall back on the training loss
+            return {"val_loss": self.train_loss}
+        return {
+            "val_loss": float(sums[0] / sums[3]),
+            "val_seed_accuracy": float(sums[1] / sums[3]),
+            "val_mse_ab": float(sums[2] / sums[3]),
+        }
+
+    # ------------------------------------------------------------ helpers
+
+    def _epoch_order(self) -> np.ndarray:
+        """This rank's sample order for the epoch: the same global permutation (or balanced draw) on every
+        rank, dealt out round-robin, so N processes see what one would see with an N-times larger batch."""
+        n = len(self.train_set)
+        rng = np.random.default_rng([self.cfg.seed, self.epoch])
+        if self.sample_weights is None:
+            order = rng.permutation(n)
+        else:
+            order = rng.choice(n, size=n, replace=True, p=self.sample_weights)
+        usable = len(order) // self.world * self.world or len(order)
+        return order[:usable][self.rank :: self.world]
+
+    def _hints(self, ab: torch.Tensor, gen: torch.Generator) -> torch.Tensor | None:
+        if not self.model.takes_hints:
+            return None
+        from polychromify.data.hints import sample_hints
+
+        return sample_hints(ab, generator=gen)
+
+    def _class_weights(self) -> torch.Tensor | None:
+        """Rebalancing weights from the empirical ab-bin prior of (up to 2,000) training samples."""
+        if self.model.kind != "classification":
+            return None
+        from polychromify.color import bin_prior, rebalance_weights
+
+        n = len(self.train_set)
+        idx = np.linspace(0, n - 1, min(n, 2000)).astype(np.int64)
+        bins = self.model.bins.cpu().numpy()
+        prior = bin_prior(self.train_set.batch(idx)[1], bins)
+        return torch.as_tensor(rebalance_weights(prior, bins=bins), dtype=torch.float32, device=self.device)
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        return t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+
+    def _agree(self, flag: bool) -> bool:
+        """True on every rank if it is true on any (so all ranks stop at the same step)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([float(flag)])
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def _save(self, improved: bool, val: dict[str, float]) -> None:
+        record = {
+            "epoch": self.epoch,
+            "train_loss": self.train_loss,
+            **val,
+            "seconds": round(self.seconds, 2),
+        }
+        with open(self.run / METRICS, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if improved:
+            checkpoint.save_weights(self.run / checkpoint.WEIGHTS, self.model)
+        state = {
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.opt.state_dict(),
+            "counters": torch.tensor([self.epoch, self.best_epoch, self.bad_epochs], dtype=torch.int64),
+            "floats": torch.tensor([self.best_val, self.seconds], dtype=torch.float64),
+        }
+        tmp = self.run / f".{STATE}.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.run / STATE)
+        self._write_config("running")
+
+    def _write_config(self, status: str) -> None:
+        m = self.train_set.manifest
+        extra = {
+            "train": asdict(self.cfg),
+            "data": {
+                "source": m["source"],
+                "size": m["config"]["size"],
+                "counts": m["counts"],
+                "photos": m["photos"],
+            },
+            "status": status,
+            "epochs_done": self.epoch,
+            "best_epoch": self.best_epoch,
+            "best_val_loss": self.best_val,
+            "train_seconds": round(self.seconds, 2),
+            "world_size": self.world,
+            "device": str(self.device),
+        }
+        weights = self.run / checkpoint.WEIGHTS
+        if not weights.exists():
+            checkpoint.save_weights(weights, self.model)
+        config = {"arch": self.model.arch, "parameters": sum(p.numel() for p in self.model.parameters())}
+        from polychromify import __version__
+
+        checkpoint.atomic_write_text(
+            self.run / checkpoint.CONFIG, json.dumps(config | {"version": __version__} | extra, indent=1)
+        )
+
+    def _load_state(self) -> None:
+        path = self.run / STATE
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+        except FileNotFoundError:
+            raise PolychromifyError(f"nothing to resume in {self.run}: no {STATE}") from None
+        except (RuntimeError, KeyError, ValueError, OSError) as exc:
+            raise PolychromifyError(f"cannot resume from {path}: {str(exc).splitlines()[0][:200]}") from None
+        self.epoch, self.best_epoch, self.bad_epochs = (int(x) for x in state["counters"])
+        self.best_val, self.seconds = (float(x) for x in state["floats"])
+        # metrics of epochs after the saved state (a crash between the two writes) are dropped
+        lines = (self.run / METRICS).read_text().splitlines() if (self.run / METRICS).exists() else []
+        kept = [x for x in lines if x.strip() and json.loads(x)["epoch"] <= self.epoch]
+        checkpoint.atomic_write_text(self.run / METRICS, "".join(x + "\n" for x in kept))
+
+
+def _claim_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
+    if resume:
+        if not (run / STATE).exists():
+            raise PolychromifyError(f"nothing to resume in {run}: no {STATE}")
+        return
+    if run.exists() and any(run.iterdir()):
+        if not overwrite:
+            raise PolychromifyError(
+                f"{run} already exists; pass --resume to continue it or --overwrite to replace it"
+            )
+        if not (run / checkpoint.CONFIG).exists():
+            raise PolychromifyError(f"{run} exists and is not a run folder; choose another --out")
+        shutil.rmtree(run)
+    run.mkdir(parents=True, exist_ok=True)
+
+
+def resume_config(run: str | Path, **overrides: Any) -> TrainConfig:
+    """The TrainConfig saved in a run folder, with some fields overridden (e.g. more epochs)."""
+    saved = checkpoint.read_config(run).get("train")
+    if not isinstance(saved, dict):
+        raise PolychromifyError(f"{run} was not made by `polychromify train`; nothing to resume")
+    saved |= {k: v for k, v in overrides.items() if v is not None}
+    saved["out"] = str(run)
+    return TrainConfig(**saved)

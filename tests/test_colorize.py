@@ -1,0 +1,143 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from polychromify import colorize
+from polychromify.cli import main
+from polychromify.color import rgb_to_lab
+from polychromify.errors import PolychromifyError
+from polychromify.inference import Colorizer, parse_hint
+from tests.conftest import SAMPLES, make_photo
+from tests.corpus import bad_files, exif_rotated
+
+
+def run_cli(*args) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    return exc.value.code
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+    return Colorizer("default")
+
+
+def test_output_size_and_lightness_kept(colorizer):
+    rgb = np.asarray(make_photo(3, (203, 101)))
+    out = colorizer.colorize_array(rgb)
+    assert out.shape == rgb.shape
+    L_in, _ = rgb_to_lab(rgb)
+    L_out, ab_out = rgb_to_lab(out)
+    assert np.abs(L_in - L_out).mean() < 0.5  # the photo's own L, up to gamut clipping and rounding
+    assert np.abs(ab_out).mean() > 0.01  # and some colour was added
+
+
+def test_saturation_zero_gives_grey(colorizer):
+    out = colorizer.colorize_array(np.asarray(make_photo(4, (64, 48))), saturation=0)
+    _, ab = rgb_to_lab(out)
+    assert np.abs(ab).max() * 128 < 1.5
+
+
+def test_hint_moves_colour_towards_it(colorizer):
+    rgb = np.asarray(Image.open(SAMPLES / "bw" / "tuxpaint-data--sheep.jpg").convert("RGB"))
+    h, w = rgb.shape[:2]
+    x, y = w // 2, h // 2
+    target = parse_hint(f"{x},{y},#ff00ff")  # magenta: nothing a landscape model would predict
+    plain = rgb_to_lab(colorizer.colorize_array(rgb))[1][y - 4 : y + 5, x - 4 : x + 5].mean((0, 1))
+    hinted = rgb_to_lab(colorizer.colorize_array(rgb, [target]))[1][y - 4 : y + 5, x - 4 : x + 5].mean((0, 1))
+    goal = np.array(target.ab)
+    assert np.linalg.norm(hinted - goal) < np.linalg.norm(plain - goal) - 0.05
+
+
+def test_python_api_accepts_path_pil_and_array():
+    path = SAMPLES / "bw" / "lxqt-themes--Valendas.jpg"
+    a = colorize(path)
+    b = colorize(Image.open(path))
+    c = colorize(np.asarray(Image.open(path).convert("L")))
+    assert isinstance(a, Image.Image) and a.size == b.size == c.size == Image.open(path).size
+
+
+def test_folder_mirrored_bad_files_skipped(tmp_path, capsys):
+    src = tmp_path / "in"
+    (src / "a" / "b").mkdir(parents=True)
+    make_photo(1, (40, 30)).save(src / "top.png")
+    make_photo(2, (30, 40)).save(src / "a" / "b" / "deep.jpg")
+    bad = bad_files(src / "bad")
+    out = tmp_path / "out"
+    code = run_cli("colorize", src, "-o", out)
+    captured = capsys.readouterr()
+    assert code == 1  # some inputs failed
+    assert (out / "top.png").exists() and (out / "a" / "b" / "deep.jpg").exists()
+    assert Image.open(out / "a" / "b" / "deep.jpg").size == (30, 40)
+    assert Image.open(out / "top.png").format == "PNG"
+    failed = [x for x in captured.err.splitlines() if x.startswith("polychromify:")]
+    assert len(failed) == sum(
+        1 for n in bad if n.endswith((".jpg", ".png"))
+    )  # readme.txt is not an image name
+    assert "colorized" in captured.out and "Traceback" not in captured.err
+
+
+def test_format_exif_and_skip_existing(tmp_path, capsys):
+    exif_rotated(tmp_path / "rot.jpg")
+    out = tmp_path / "out"
+    assert run_cli("colorize", tmp_path / "rot.jpg", "-o", out, "--format", "png") == 0
+    assert Image.open(out / "rot.png").size == (20, 40)  # upright, as the input is displayed
+    before = (out / "rot.png").stat().st_mtime_ns
+    assert run_cli("colorize", tmp_path / "rot.jpg", "-o", out, "--format", "png", "--skip-existing") == 0
+    assert (out / "rot.png").stat().st_mtime_ns == before
+    assert "1 already done" in capsys.readouterr().out
+
+
+def test_never_overwrites_inputs_or_loops(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_photo(1).save(src / "p.jpg")
+    original = (src / "p.jpg").read_bytes()
+    assert run_cli("colorize", src / "p.jpg", "-o", src) == 1
+    assert (src / "p.jpg").read_bytes() == original
+    assert run_cli("colorize", src, "-o", src / "out") == 1
+    assert "inside input folder" in capsys.readouterr().err
+
+
+def test_glob_and_missing_inputs(tmp_path, capsys):
+    shutil.copytree(SAMPLES / "bw", tmp_path / "bw")
+    out = tmp_path / "out"
+    assert run_cli("colorize", f"{tmp_path}/bw/*.jpg", tmp_path / "missing.jpg", "-o", out) == 1
+    assert len(list(out.glob("*.jpg"))) == 4
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_hints_file_and_bad_hints(tmp_path, capsys):
+    make_photo(1, (40, 30)).save(tmp_path / "p.png")
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": 5, "y": 5, "color": "#00ff00"}]))
+    assert run_cli("colorize", tmp_path / "p.png", "-o", tmp_path / "o", "--hints", hints) == 0
+    assert run_cli("colorize", tmp_path / "p.png", "-o", tmp_path / "o2", "--hint", "5,5,green") == 1
+    assert "X,Y,#RRGGBB" in capsys.readouterr().err
+    assert run_cli("colorize", tmp_path / "p.png", "-o", tmp_path / "o3", "--hint", "500,5,#00ff00") == 1
+    assert "outside" in capsys.readouterr().err
+
+
+def test_unknown_model_and_non_hint_model(tmp_path, capsys, tiny_dataset):
+    from polychromify.train import TrainConfig, train
+
+    make_photo(1).save(tmp_path / "p.png")
+    assert run_cli("colorize", tmp_path / "p.png", "-o", tmp_path / "o", "--model", "nope") == 1
+    assert "unknown model" in capsys.readouterr().err
+    run = train(
+        TrainConfig(
+            model="cnn", data=str(tiny_dataset), out=str(tmp_path / "cnn"), epochs=1, steps_per_epoch=1
+        ),
+        progress=False,
+    )
+    assert (
+        run_cli("colorize", tmp_path / "p.png", "-o", tmp_path / "o", "--model", run, "--hint", "1,1,#ff0000")
+        == 1
+    )
+    assert "does not take colour hints" in capsys.readouterr().err
+    assert run_cli("colorize", tmp_path / "p.png", "-o", tmp_path / "o", "--model", run) == 0
+    with pytest.raises(PolychromifyError):
+        Colorizer("default").colorize_array(np.zeros((8, 8, 3), np.uint8), saturation=-1)

@@ -1,0 +1,194 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import polychromify
+from polychromify import train as train_mod
+from polychromify.cli import main
+from polychromify.errors import PolychromifyError
+from polychromify.train import TrainConfig, train
+
+
+def cfg(data, out, **kw) -> TrainConfig:
+    base = dict(
+        model="v2",
+        data=str(data),
+        out=str(out),
+        model_args={"neurons": "low"},
+        epochs=1,
+        batch_size=8,
+        steps_per_epoch=2,
+        flip=False,
+    )
+    return TrainConfig(**(base | kw))
+
+
+def run_cli(*args) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    return exc.value.code
+
+
+def weights(run):
+    return load_file(str(run / "model.safetensors"))
+
+
+def test_train_cli_writes_a_self_describing_run(tiny_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    code = run_cli(
+        "train",
+        "--model",
+        "v2",
+        "--data",
+        tiny_dataset,
+        "--out",
+        run,
+        "--epochs",
+        2,
+        "--batch-size",
+        4,
+        "--steps-per-epoch",
+        2,
+        "--model-arg",
+        "neurons=low",
+    )
+    assert code == 0
+    assert "trained v2" in capsys.readouterr().out
+    config = json.loads((run / "config.json").read_text())
+    assert config["arch"] == {"name": "v2", "kwargs": {"neurons": "low"}}
+    assert config["epochs_done"] == 2 and config["train_seconds"] > 0
+    assert config["data"]["size"] == 32 and config["parameters"] > 0
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["epoch"] for x in lines] == [1, 2]
+    assert {"train_loss", "val_loss", "val_seed_accuracy", "val_mse_ab", "seconds"} <= set(lines[0])
+    model = polychromify.load_model(run)  # from the folder alone
+    L = torch.zeros(1, 1, 32, 32)
+    assert model.predict_ab(L).shape == (1, 2, 32, 32)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, weights(run)[k])
+
+
+def test_resume_after_interruption_matches_uninterrupted(tiny_dataset, tmp_path, monkeypatch):
+    full = train(cfg(tiny_dataset, tmp_path / "full", epochs=3, patience=0), progress=False)
+
+    calls = {"n": 0}
+    real_step = train_mod.Trainer.step
+
+    def crashing_step(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 5:  # second step of epoch 3
+            raise KeyboardInterrupt
+        return real_step(self, *args)
+
+    monkeypatch.setattr(train_mod.Trainer, "step", crashing_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg(tiny_dataset, tmp_path / "cut", epochs=3, patience=0), progress=False)
+    monkeypatch.setattr(train_mod.Trainer, "step", real_step)
+    saved = json.loads((tmp_path / "cut" / "config.json").read_text())
+    assert saved["epochs_done"] == 2  # only the interrupted epoch was lost
+    resumed = train(train_mod.resume_config(tmp_path / "cut"), resume=True, progress=False)
+    a, b = weights(full), weights(resumed)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    lines = (resumed / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2, 3]
+
+
+def test_bf16_training_runs(tiny_dataset, tmp_path):
+    run = train(cfg(tiny_dataset, tmp_path / "bf16", precision="bf16"), progress=False)
+    assert json.loads((run / "config.json").read_text())["train"]["precision"] == "bf16"
+
+
+@pytest.mark.parametrize("balance", ["categories", "clusters"])
+def test_balanced_sampling(tiny_dataset, tmp_path, balance):
+    from polychromify.data.dataset import LabDataset
+
+    ds = LabDataset(tiny_dataset, "train")
+    w = ds.balance_weights(balance)
+    assert w is not None and abs(w.sum() - 1) < 1e-9
+    if balance == "categories":
+        cats = [s["category"] for s in ds.samples]
+        per_cat = {c: sum(wi for wi, ci in zip(w, cats, strict=True) if ci == c) for c in set(cats)}
+        assert all(abs(v - 1 / len(per_cat)) < 1e-9 for v in per_cat.values())  # each category equally likely
+    train(cfg(tiny_dataset, tmp_path / balance, balance=balance), progress=False)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_dataset, tmp_path, monkeypatch):
+    run = train(cfg(tiny_dataset, tmp_path / "run", epochs=1), progress=False)
+    good = weights(run)
+    real = train_mod.compute_loss
+    monkeypatch.setattr(train_mod, "compute_loss", lambda *a, **k: real(*a, **k) * float("nan"))
+    with pytest.raises(PolychromifyError, match="nan.*last good checkpoint"):
+        train(train_mod.resume_config(run, epochs=2), resume=True, progress=False)
+    after = weights(run)
+    assert all(torch.equal(good[k], after[k]) for k in good)
+
+
+def test_error_cases(tiny_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(cfg(tiny_dataset, run), progress=False)
+    cases = [
+        (["--model", "v9", "--data", tiny_dataset, "--out", tmp_path / "x"], "unknown model 'v9'"),
+        (["--model", "v2", "--data", tmp_path, "--out", tmp_path / "y"], "not a dataset"),
+        (["--model", "v2", "--data", tiny_dataset, "--out", run], "already exists"),
+        (["--resume", tmp_path / "nothing"], "no such run folder"),
+        (["--model", "v2", "--data", tiny_dataset], "--out"),
+    ]
+    for args, message in cases:
+        assert run_cli("train", *args) == 1, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (args, err)
+    assert not (tmp_path / "x").exists()
+
+
+def test_overwrite_refuses_foreign_folders(tiny_dataset, tmp_path):
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "keep.jpg").write_bytes(b"precious")
+    with pytest.raises(PolychromifyError, match="not a run folder"):
+        train(cfg(tiny_dataset, foreign), overwrite=True, progress=False)
+    assert (foreign / "keep.jpg").read_bytes() == b"precious"
+
+
+def test_ddp_two_processes_match_one_process(tiny_dataset, tmp_path):
+    single = train(cfg(tiny_dataset, tmp_path / "single", batch_size=8), progress=False)
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    cmd = [
+        torchrun,
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "polychromify",
+        "train",
+        "--model",
+        "v2",
+        "--model-arg",
+        "neurons=low",
+        "--data",
+        str(tiny_dataset),
+        "--out",
+        str(tmp_path / "ddp"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--steps-per-epoch",
+        "2",
+        "--no-flip",
+        "--device",
+        "cpu",
+    ]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    config = json.loads((tmp_path / "ddp" / "config.json").read_text())
+    assert config["world_size"] == 2
+    a, b = weights(single), weights(tmp_path / "ddp")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
