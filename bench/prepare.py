@@ -51,21 +51,26 @@ def main() -> None:
         one = src / "0000.jpg"
         t_full = _best(lambda: open_image(one))
         t_draft = _best(lambda: open_image(one, min_size=128))
-    print(json.dumps({
-        "benchmark": "prepare",
-        "photos": a.n,
-        "megapixels": a.megapixels,
-        "input_mb": round(mb, 1),
-        "workers": a.workers or os.cpu_count(),
-        "samples": sum(m["counts"].values()),
-        "seconds": round(dt, 2),
-        "photos_per_s": round(a.n / dt, 2),
-        "mb_per_s": round(mb / dt, 2),
-        "decode_full_s": round(t_full, 4),
-        "decode_draft_s": round(t_draft, 4),
-        "draft_speedup": round(t_full / t_draft, 1),
-        "est_minutes_kaggle_4319": round(4319 / (a.n / dt) / 60, 1),
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "benchmark": "prepare",
+                "photos": a.n,
+                "megapixels": a.megapixels,
+                "input_mb": round(mb, 1),
+                "workers": a.workers or os.cpu_count(),
+                "samples": sum(m["counts"].values()),
+                "seconds": round(dt, 2),
+                "photos_per_s": round(a.n / dt, 2),
+                "mb_per_s": round(mb / dt, 2),
+                "decode_full_s": round(t_full, 4),
+                "decode_draft_s": round(t_draft, 4),
+                "draft_speedup": round(t_full / t_draft, 1),
+                "est_minutes_kaggle_4319": round(4319 / (a.n / dt) / 60, 1),
+            },
+            indent=1,
+        )
+    )
 
 
 def _best(fn, repeats: int = 3) -> float:

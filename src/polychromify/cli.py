@@ -22,6 +22,7 @@ def cmd_prepare(a: argparse.Namespace) -> int:
         seed=a.seed,
         min_chroma=a.min_chroma,
         workers=a.workers,
+        exclude=tuple(a.exclude),
     )
     m = prepare(a.src, a.out, cfg, overwrite=a.overwrite)
     if m.get("reused"):
@@ -59,7 +60,8 @@ def cmd_models(a: argparse.Namespace) -> int:
     else:
         for r in rows:
             print(
-                f"{r['name']:<14} {r['parameters']:>12,}  {r['kind']:<14} {'hints ' if r['hints'] else '      '}"
+                f"{r['name']:<14} {r['parameters']:>12,}  {r['kind']:<14} "
+                f"{'hints ' if r['hints'] else '      '}"
                 f"{r['description']}"
             )
     return 0
@@ -148,7 +150,7 @@ def _device(name: str) -> str:
 
 
 def _parse_kv(items: list[str]) -> dict:
-    """['neurons=high', 'width=0.5'] -> {'neurons': 'high', 'width': 0.5} (values parsed as JSON if possible)."""
+    """['neurons=high', 'width=0.5'] -> {'neurons': 'high', 'width': 0.5}; JSON values where possible."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -203,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip photos whose mean CIELAB chroma is below this: grey photos (default: 2)",
     )
     p.add_argument("--workers", type=int, default=0, help="worker processes (default: 0 = all cores)")
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave out files whose name or relative path matches, repeatable",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a previous dataset in --out")
     p.set_defaults(func=cmd_prepare)
 

@@ -94,7 +94,8 @@ def colorize_files(
     progress: bool = True,
     report: Callable[[str], None] = print,
 ) -> tuple[int, int, int]:
-    """Colorize every job; bad inputs are reported (one line each) and skipped. Returns (done, skipped, failed)."""
+    """Colorize every job; bad inputs are reported (one line each) and skipped.
+    Returns (done, skipped, failed)."""
     inputs = {j.src.resolve() for j in jobs if j.src.exists()}
     done = skipped = failed = 0
     seen: set[Path] = set()

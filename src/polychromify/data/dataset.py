@@ -66,7 +66,8 @@ class LabDataset:
 
     def balance_weights(self, mode: str, seed: int = 0, k: int = 8) -> np.ndarray | None:
         """Sampling weight per sample that equalises groups: 'categories' (the photo's folder) or
-        'clusters' (k-means of per-sample colour statistics: mean L, mean and std of a and b); None for 'none'."""
+        'clusters' (k-means of per-sample colour statistics: mean L, mean and std of a and b);
+        None for 'none'."""
         if mode == "none":
             return None
         if mode == "categories":

@@ -10,6 +10,7 @@ leaves either no DIR or the previous one.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import multiprocessing as mp
@@ -42,6 +43,7 @@ class PrepareConfig:
     seed: int = 0
     min_chroma: float = 2.0  # mean CIELAB chroma below this = a grey photo, skipped
     shard_size: int = 4096
+    exclude: tuple[str, ...] = ()  # glob patterns of relative file names to leave out
     workers: int = field(default=0, compare=False)  # 0 = all cores
 
     def __post_init__(self) -> None:
@@ -212,7 +214,13 @@ def prepare(
     when `out` already held the same dataset)."""
     cfg = cfg or PrepareConfig()
     src, out = Path(src), Path(out)
-    items = list_sources(src, exclude=out)
+    items = [
+        it
+        for it in list_sources(src, exclude=out)
+        if not any(
+            fnmatch.fnmatch(it[0], pat) or fnmatch.fnmatch(Path(it[0]).name, pat) for pat in cfg.exclude
+        )
+    ]
     if not items:
         raise PolychromifyError(f"no files found in {src}")
     fp = fingerprint(src, items, cfg)

@@ -26,7 +26,8 @@ def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequent
 @register_model("unet", "Default model: U-Net over ab bins with colour hints (ECCV16 loss, SIGGRAPH17 hints)")
 class HintUNet(ColorModel):
     """Encoder 1/2 -> 1/16 (channels c, 2c, 4c, 8c; dilated convs at the bottom for context), decoder back
-    to 1/2 with skip connections, 1x1 head to Q bin logits at 1/2 resolution."""
+    to 1/4 with skip connections, 1x1 head to Q bin logits at 1/4 resolution (as ECCV16). The ab it
+    gives is upsampled and joined with the full-resolution L, so the photo's own detail is kept."""
 
     kind = "classification"
     takes_hints = True
@@ -36,25 +37,22 @@ class HintUNet(ColorModel):
         c = width
         self.temperature = temperature
         self.register_buffer("bins", torch.tensor(ab_bins(), dtype=torch.float32))  # (Q,2) CIELAB units
-        self.stem = nn.Sequential(_conv(4, c, 2), _conv(c, c))  # 1/2
+        self.stem = _conv(4, c, 2)  # 1/2
         self.down2 = nn.Sequential(_conv(c, 2 * c, 2), _conv(2 * c, 2 * c))  # 1/4
         self.down3 = nn.Sequential(_conv(2 * c, 4 * c, 2), _conv(4 * c, 4 * c))  # 1/8
         self.down4 = nn.Sequential(
             _conv(4 * c, 8 * c, 2), _conv(8 * c, 8 * c, dilation=2), _conv(8 * c, 8 * c, dilation=2)
         )  # 1/16
         self.up3 = _conv(8 * c + 4 * c, 4 * c)
-        self.up2 = _conv(4 * c + 2 * c, 2 * c)
-        self.up1 = _conv(2 * c + c, c)
-        self.head = nn.Conv2d(c, len(self.bins), 1)
+        self.up2 = nn.Sequential(_conv(4 * c + 2 * c, 2 * c), _conv(2 * c, 2 * c))
+        self.head = nn.Conv2d(2 * c, len(self.bins), 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N,4,H,W) -> logits (N,Q,H/2,W/2)
-        s1 = self.stem(x)
-        s2 = self.down2(s1)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N,4,H,W) -> logits (N,Q,H/4,W/4)
+        s2 = self.down2(self.stem(x))
         s3 = self.down3(s2)
         y = self.down4(s3)
         y = self.up3(torch.cat([_up(y, s3), s3], 1))
         y = self.up2(torch.cat([_up(y, s2), s2], 1))
-        y = self.up1(torch.cat([_up(y, s1), s1], 1))
         return self.head(y)
 
     def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:

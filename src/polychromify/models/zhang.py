@@ -29,7 +29,9 @@ def _c(channels: int, width: float) -> int:
     return max(1, round(channels * width))
 
 
-def _block(chans: list[int], stride: int = 1, dilation: int = 1, norm: bool = True, relu_first: bool = False):
+def _block(
+    chans: list[int], stride: int = 1, dilation: int = 1, norm: bool = True, relu_first: bool = False
+) -> nn.Sequential:
     """3x3 convs chans[0] -> chans[1] -> ..., each followed by ReLU (the last conv strided), then BatchNorm:
     the release's Sequential layout, so the state-dict keys (conv at 0, 2, 4..., or 1, 3... after a leading
     ReLU) are the same."""
