@@ -74,9 +74,9 @@ def test_folder_mirrored_bad_files_skipped(tmp_path, capsys):
     assert Image.open(out / "a" / "b" / "deep.jpg").size == (30, 40)
     assert Image.open(out / "top.png").format == "PNG"
     failed = [x for x in captured.err.splitlines() if x.startswith("polychromify:")]
-    assert len(failed) == sum(
-        1 for n in bad if n.endswith((".jpg", ".png"))
-    )  # readme.txt is not an image name
+    # readme.txt is not an image name and grey.jpg is a fine (grey) photo: every other bad file fails
+    assert len(failed) == sum(1 for n in bad if n.endswith((".jpg", ".png")) and n != "grey.jpg")
+    assert (out / "bad" / "grey.jpg").exists()
     assert "colorized" in captured.out and "Traceback" not in captured.err
 
 
@@ -141,3 +141,17 @@ def test_unknown_model_and_non_hint_model(tmp_path, capsys, tiny_dataset):
     assert run_cli("colorize", tmp_path / "p.png", "-o", tmp_path / "o", "--model", run) == 0
     with pytest.raises(PolychromifyError):
         Colorizer("default").colorize_array(np.zeros((8, 8, 3), np.uint8), saturation=-1)
+
+
+def test_batched_equals_one_by_one(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        make_photo(i, (48, 32)).save(src / f"p{i}.png")
+    make_photo(9, (32, 48)).save(src / "other.png")
+    assert run_cli("colorize", src, "-o", tmp_path / "one", "--batch-size", 1) == 0
+    assert run_cli("colorize", src, "-o", tmp_path / "many", "--batch-size", 3) == 0
+    for p in sorted((tmp_path / "one").iterdir()):
+        a = np.asarray(Image.open(p), dtype=int)
+        b = np.asarray(Image.open(tmp_path / "many" / p.name), dtype=int)
+        assert np.abs(a - b).max() <= 1, p.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "create_model", "list_models", "load_model"]
+__all__ = ["Colorizer", "__version__", "colorize", "create_model", "list_models", "load_model"]
 
 
 def __getattr__(name: str) -> Any:
@@ -14,6 +14,10 @@ def __getattr__(name: str) -> Any:
         from polychromify.checkpoint import load_model
 
         return load_model
+    if name in ("colorize", "Colorizer"):
+        from polychromify import inference
+
+        return getattr(inference, name)
     if name in ("create_model", "list_models"):
         from polychromify.models import registry
 

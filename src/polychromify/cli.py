@@ -143,6 +143,23 @@ def cmd_colorize(a: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from polychromify.evaluate import evaluate_images
+
+    device = _device(a.device)
+    names = ["grey"] + [r for r in a.runs if r != "grey"]  # the grey baseline always comes first
+    results = [evaluate_images(run, a.images, device) for run in names]
+    if a.json:
+        for r in results:
+            print(json.dumps(r))
+        return 0
+    keys = ["auc", "auc_rebalanced", "psnr_rgb", "seed_accuracy", "cf", "delta_cf", "images_per_s"]
+    print(f"{'model':<28}" + "".join(f"{k:>16}" for k in keys))
+    for r in results:
+        print(f"{r['model'][-28:]:<28}" + "".join(f"{r[k]:>16.3f}" for k in keys))
+    return 0
+
+
 def _device(name: str) -> str:
     from polychromify.train import pick_device
 
@@ -244,7 +261,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose output already exists")
+    p.add_argument("--batch-size", type=int, default=4, help="same-size photos per forward pass (default: 4)")
     p.set_defaults(func=cmd_colorize)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="metrics of runs on real colour photos, with the grey baseline",
+        description="Grey each photo, colorize it at full resolution and compare with the original. "
+        "RUN is a run folder, 'default' (the shipped model) or 'grey'.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--images", type=Path, required=True, help="folder of colour photos")
+    p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("models", help="list the registered models with their parameter counts")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -13,6 +13,7 @@ the annealed-mean decoding. Bins are (Q,2) arrays/tensors in CIELAB units throug
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import torch
@@ -146,3 +147,53 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, T: float = 0.38) -> 
     probs = torch.softmax(logits / T, dim=1)
     ab = torch.einsum("nqhw,qc->nchw", probs, bins.to(probs)) / AB_SCALE
     return ab.clamp(-1, 1)
+
+
+# ---------------------------------------------------------------- fast full-resolution output
+# scikit-image's float64 conversion takes seconds on a 12-megapixel photo. At full resolution the output
+# pixel depends only on the grey level (256 values) and on ab, so a table over (grey, a, b) on a grid of
+# LUT_STEP CIELAB units (finer than the ~2.3-unit just-noticeable difference), filled once by
+# scikit-image itself, turns the conversion into one gather.
+
+LUT_STEP = 2
+_K = 256 // LUT_STEP
+
+
+def grey_lightness() -> np.ndarray:
+    """CIELAB L (256,) of the 8-bit grey levels 0..255 (R=G=B)."""
+    v = np.arange(256, dtype=np.uint8)
+    return rgb_to_lab(np.stack([v, v, v], -1)[None])[0][0]
+
+
+def to_grey(rgb: np.ndarray) -> np.ndarray:
+    """(H,W) or (H,W,3) uint8 -> (H,W) uint8 grey levels with the CIELAB lightness of each pixel."""
+    if rgb.ndim == 2:
+        return rgb
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        return np.ascontiguousarray(rgb[..., 0])  # already grey, stored as RGB
+    v = np.arange(256) / 255.0
+    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    y = lin[rgb[..., 0]] * 0.212671 + lin[rgb[..., 1]] * 0.715160 + lin[rgb[..., 2]] * 0.072169
+    g = np.where(y <= 0.0031308, 12.92 * y, 1.055 * np.power(y, 1 / 2.4) - 0.055)
+    return np.clip(g * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def _rgb_table() -> torch.Tensor:
+    """(256 * K * K,) int32: packed sRGB bytes for every (grey level, a, b) on the LUT_STEP grid."""
+    ab_axis = (np.arange(_K) * LUT_STEP - 128) / AB_SCALE
+    a, b = np.meshgrid(ab_axis, ab_axis, indexing="ij")
+    L = np.repeat(grey_lightness()[:, None], _K * _K, axis=1)  # (256, K*K)
+    ab = np.broadcast_to(np.stack([a.ravel(), b.ravel()], -1)[None], (256, _K * _K, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # out-of-gamut entries are clipped, as everywhere else
+        rgb = lab_to_rgb(L, ab).astype(np.int32)  # (256, K*K, 3)
+    return torch.from_numpy((rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16).ravel())
+
+
+def grey_ab_to_rgb(grey: np.ndarray, ab: torch.Tensor) -> np.ndarray:
+    """grey (H,W) uint8 and ab (2,H,W) in [-1,1] -> sRGB (H,W,3) uint8 with the grey level's own L."""
+    q = ((ab * AB_SCALE + 128) / LUT_STEP).round_().clamp_(0, _K - 1).to(torch.int32)
+    idx = torch.from_numpy(grey).to(torch.int32) * (_K * _K) + q[0] * _K + q[1]
+    packed = _rgb_table()[idx].numpy()  # little-endian int32: bytes r, g, b, 0
+    return packed.view(np.uint8).reshape(*grey.shape, 4)[..., :3]

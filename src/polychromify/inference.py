@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from polychromify.checkpoint import load_model
-from polychromify.color import AB_SCALE, lab_to_rgb, normalize_l, rgb_to_lab
+from polychromify.color import grey_ab_to_rgb, grey_lightness, normalize_l, rgb_to_lab, to_grey
 from polychromify.data.images import _to_srgb, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.models.registry import ColorModel
@@ -97,32 +97,29 @@ class Colorizer:
         hints = hints or [()] * len(images)
         if any(hints) and not self.takes_hints:
             raise PolychromifyError(f"model {self.model.arch['name']} does not take colour hints")
-        Ls = [_lightness(im) for im in images]  # (H,W) in [0,100]
-        h, w = Ls[0].shape
+        greys = [to_grey(im) for im in images]  # (H,W) uint8: the photo's own lightness, kept exactly
+        h, w = greys[0].shape
         gh, gw = _grid(h, w, self.input_size)
-        small = np.stack([_resize(L, gw, gh) for L in Ls])[:, None]  # (N,1,gh,gw)
+        lightness = grey_lightness()
+        small = np.stack(
+            [lightness[np.asarray(Image.fromarray(g).resize((gw, gh), Image.Resampling.BOX))] for g in greys]
+        )[:, None]  # (N,1,gh,gw) in [0,100]
         x = torch.from_numpy(normalize_l(small)).to(self.device)
         hint_t = torch.stack([_hint_tensor(hs, w, h, gw, gh) for hs in hints]).to(self.device)
-        ab = self.model.predict_ab(x, hint_t if self.takes_hints else None)  # (N,2,gh,gw) in [-1,1]
-        ab = torch.nn.functional.interpolate(ab.float(), size=(h, w), mode="bilinear", align_corners=False)
-        ab = (ab * saturation).clamp(-1, 1).permute(0, 2, 3, 1).cpu().numpy()
-        return [lab_to_rgb(L, a) for L, a in zip(Ls, ab, strict=True)]
-
-
-def _lightness(im: np.ndarray) -> np.ndarray:
-    if im.ndim == 2:
-        im = np.repeat(im[..., None], 3, axis=2)
-    return rgb_to_lab(im)[0]
+        ab = self.model.predict_ab(x, hint_t if self.takes_hints else None).float().cpu()  # (N,2,gh,gw)
+        out = []
+        for g, a in zip(greys, ab, strict=True):
+            full = torch.nn.functional.interpolate(
+                a[None], size=(h, w), mode="bilinear", align_corners=False
+            )[0]
+            out.append(grey_ab_to_rgb(g, full * saturation))
+        return out
 
 
 def _grid(h: int, w: int, size: int) -> tuple[int, int]:
     """Network input size: longer side `size` (never upscaling), multiples of 16 for the U-Net."""
     scale = min(1.0, size / max(h, w))
     return max(16, round(h * scale / 16) * 16), max(16, round(w * scale / 16) * 16)
-
-
-def _resize(L: np.ndarray, w: int, h: int) -> np.ndarray:
-    return np.asarray(Image.fromarray(L.astype(np.float32), "F").resize((w, h), Image.Resampling.BOX))
 
 
 def _hint_tensor(hints: Sequence[Hint], w: int, h: int, gw: int, gh: int) -> torch.Tensor:
@@ -166,4 +163,4 @@ def colorize(
     return Image.fromarray(out, "RGB")
 
 
-__all__ = ["AB_SCALE", "Colorizer", "Hint", "colorize", "parse_hint", "resolve_model"]
+__all__ = ["Colorizer", "Hint", "colorize", "parse_hint", "resolve_model"]

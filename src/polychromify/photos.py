@@ -17,7 +17,17 @@ from polychromify.data.images import EXTENSIONS, ImageError, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
 
-SAVE_FORMATS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
+# Output format by extension; inputs with any other extension are written as PNG.
+SAVE_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 
 
 @dataclass(frozen=True)
@@ -57,8 +67,11 @@ def plan(inputs: Sequence[str], out: Path, fmt: str | None = None) -> list[Job]:
                 raise PolychromifyError(f"no files match {item!r}")
             jobs += [Job(p, out / p.relative_to(base)) for p in matches]
     if fmt:
-        jobs = [Job(j.src, j.dst.with_suffix("." + fmt)) for j in jobs]
-    return jobs
+        return [Job(j.src, j.dst.with_suffix("." + fmt)) for j in jobs]
+    return [
+        j if j.dst.suffix.lower() in SAVE_FORMATS else Job(j.src, j.dst.with_name(j.dst.name + ".png"))
+        for j in jobs
+    ]
 
 
 def load_hints(hint_args: Sequence[str], hints_file: Path | None) -> dict[str, list[Hint]] | list[Hint]:
@@ -93,66 +106,82 @@ def colorize_files(
     skip_existing: bool = False,
     progress: bool = True,
     report: Callable[[str], None] = print,
+    batch_size: int = 1,
 ) -> tuple[int, int, int]:
-    """Colorize every job; bad inputs are reported (one line each) and skipped.
-    Returns (done, skipped, failed)."""
+    """Colorize every job; bad inputs are reported (one line each) and skipped. Consecutive photos of the
+    same size share a forward pass (up to `batch_size`). Returns (done, skipped, failed)."""
     inputs = {j.src.resolve() for j in jobs if j.src.exists()}
-    done = skipped = failed = 0
+    counts = {"done": 0, "skipped": 0, "failed": 0}
     seen: set[Path] = set()
+    pending: list[tuple[Job, np.ndarray, list[Hint]]] = []
+
+    def fail(job: Job, why: str) -> None:
+        report(f"{job.src}: {why}")
+        counts["failed"] += 1
+
+    def flush() -> None:
+        try:
+            outs = colorizer.colorize_batch([p[1] for p in pending], [p[2] for p in pending], saturation)
+        except PolychromifyError as exc:  # e.g. a hint outside one image: retry one by one to pin it down
+            if len(pending) == 1:
+                fail(pending[0][0], str(exc))
+                pending.clear()
+                return
+            batch = list(pending)
+            pending.clear()
+            for item in batch:
+                pending.append(item)
+                flush()
+            return
+        for (job, _, _), out in zip(pending, outs, strict=True):
+            try:
+                _save(out, job.dst)
+                counts["done"] += 1
+            except PolychromifyError as exc:
+                fail(job, str(exc))
+        pending.clear()
+
     for job in tqdm(jobs, unit="photo", desc="colorize", disable=not progress or None):
         dst = job.dst.resolve()
         if dst in inputs or dst in seen:
-            report(
-                f"{job.src}: skipped, its output {job.dst} would overwrite "
-                f"{'an input' if dst in inputs else 'another result'}"
+            fail(
+                job,
+                f"skipped, its output {job.dst} would overwrite "
+                f"{'an input' if dst in inputs else 'another result'}",
             )
-            failed += 1
             continue
         seen.add(dst)
         if skip_existing and job.dst.exists():
-            skipped += 1
+            counts["skipped"] += 1
             continue
         try:
-            these = hints.get(job.src.name, []) if isinstance(hints, dict) else list(hints)
-            rgb, fmt = _read(job.src)
-            out = colorizer.colorize_array(rgb, these, saturation)
-            _save(out, job.dst, fmt)
-            done += 1
+            rgb = _read(job.src)
         except PolychromifyError as exc:
-            report(f"{job.src}: {exc}")
-            failed += 1
-    return done, skipped, failed
+            fail(job, str(exc))
+            continue
+        if pending and (rgb.shape != pending[0][1].shape or len(pending) >= batch_size):
+            flush()
+        pending.append((job, rgb, hints.get(job.src.name, []) if isinstance(hints, dict) else list(hints)))
+    if pending:
+        flush()
+    return counts["done"], counts["skipped"], counts["failed"]
 
 
-def _read(path: Path) -> tuple[np.ndarray, str]:
+def _read(path: Path) -> np.ndarray:
     try:
-        with Image.open(path) as im:
-            fmt = im.format or "PNG"
-    except (OSError, ValueError):
-        fmt = "PNG"
-    try:
-        return np.asarray(open_image(path)), fmt
+        return np.asarray(open_image(path))
     except ImageError as exc:
         raise PolychromifyError(str(exc)) from None
 
 
-def _save(rgb: np.ndarray, dst: Path, fmt: str) -> None:
-    """Atomic write; the format follows the extension (the input's own unless --format changed it)."""
+def _save(rgb: np.ndarray, dst: Path) -> None:
+    """Atomic write (temp file, then rename) in the format its extension names."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    ext = dst.suffix.lower()
-    pil_fmt = {
-        ".jpg": "JPEG",
-        ".jpeg": "JPEG",
-        ".png": "PNG",
-        ".webp": "WEBP",
-        ".bmp": "BMP",
-        ".tif": "TIFF",
-        ".tiff": "TIFF",
-    }.get(ext, fmt if fmt in SAVE_FORMATS else "PNG")
+    fmt = SAVE_FORMATS[dst.suffix.lower()]
     tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    options = {"quality": 95} if pil_fmt in ("JPEG", "WEBP") else {}
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     try:
-        Image.fromarray(rgb, "RGB").save(tmp, pil_fmt, **options)
+        Image.fromarray(rgb, "RGB").save(tmp, fmt, **options)
         os.replace(tmp, dst)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
