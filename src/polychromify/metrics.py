@@ -42,7 +42,7 @@ def rebalancing_weights(true: torch.Tensor, bins: torch.Tensor | None = None) ->
     class counts equally, so predicting grey everywhere no longer scores well. (N,H,W)."""
     from polychromify.color import ab_bins, nearest_bin
 
-    bins = torch.as_tensor(ab_bins() if bins is None else bins, dtype=torch.float32)
+    bins = torch.tensor(ab_bins() if bins is None else bins, dtype=torch.float32)
     idx = torch.cat([nearest_bin(chunk, bins) for chunk in true.float().split(8)])
     counts = torch.bincount(idx.flatten(), minlength=len(bins)).float()
     return 1.0 / counts[idx]

@@ -1,0 +1,93 @@
+"""Benchmark inference of a model (default: the shipped one); prints JSON.
+
+    python bench/inference.py [--model default] [--repeats 5] [--threads 0]
+
+- images/s of the network alone at its input size (longer side 256), batch 8, fp32;
+- seconds per 12-megapixel photo end to end (JPEG decode, grey, predict, upsample, Lab->RGB table,
+  JPEG encode), with the time of each stage, median of --repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from polychromify.data.images import open_image
+from polychromify.inference import Colorizer
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def synthetic_grey_photo(w: int = 4000, h: int = 3000) -> Image.Image:
+    rng = np.random.default_rng(0)
+    coarse = Image.fromarray(rng.integers(0, 256, (6, 8), dtype=np.uint8), "L")
+    im = np.asarray(coarse.resize((w, h), Image.Resampling.BICUBIC), dtype=np.int16)
+    return Image.fromarray(np.clip(im + rng.integers(-6, 7, (h, w)), 0, 255).astype(np.uint8), "L")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    c = Colorizer(a.model)
+    c.colorize_array(np.zeros((64, 64), np.uint8))  # warm-up, builds the Lab->RGB table
+
+    x = torch.zeros(8, 1, 192, 256)
+    with torch.no_grad():
+        net = _median_time(
+            lambda: c.model.predict_ab(x, torch.zeros(8, 3, 192, 256) if c.takes_hints else None), a.repeats
+        )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp, "photo.jpg")
+        synthetic_grey_photo().save(src, quality=90)
+        stages: dict[str, list[float]] = {"decode": [], "colorize": [], "encode": []}
+        for _ in range(a.repeats):
+            t0 = time.perf_counter()
+            rgb = np.asarray(open_image(src))
+            t1 = time.perf_counter()
+            out = c.colorize_array(rgb)
+            t2 = time.perf_counter()
+            Image.fromarray(out).save(io.BytesIO(), "JPEG", quality=95)
+            t3 = time.perf_counter()
+            for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+                stages[k].append(v)
+    per_stage = {k: round(statistics.median(v), 3) for k, v in stages.items()}
+    print(
+        json.dumps(
+            {
+                "benchmark": "inference",
+                "model": a.model,
+                "threads": torch.get_num_threads(),
+                "net_input": [192, 256],
+                "net_images_per_s": round(8 / net, 1),
+                "photo_12mp_seconds": round(sum(per_stage.values()), 3),
+                "photo_12mp_stages_s": per_stage,
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+import torch
+
+from polychromify.checkpoint import load_model, save_run
+from polychromify.cli import main
+from polychromify.errors import PolychromifyError
+from polychromify.models import create_model
+
+
+def run_cli(*args) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    return exc.value.code
+
+
+def test_round_trip_and_bad_checkpoints(tmp_path):
+    model = create_model("v1")
+    run = save_run(tmp_path / "run", model, {"note": "x"})
+    again = load_model(run)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, again.state_dict()[k])
+    assert json.loads((run / "config.json").read_text())["note"] == "x"
+
+    weights = (run / "model.safetensors").read_bytes()
+    (run / "model.safetensors").write_bytes(weights[: len(weights) // 2])  # truncated
+    with pytest.raises(PolychromifyError, match="damaged weights"):
+        load_model(run)
+    (run / "model.safetensors").write_bytes(b"\x00" * 64)  # tampered
+    with pytest.raises(PolychromifyError, match="damaged weights"):
+        load_model(run)
+
+    save_run(tmp_path / "other", create_model("cnn"))
+    (run / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+    with pytest.raises(PolychromifyError, match="do not fit v1"):  # mismatched shapes
+        load_model(run)
+
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(config | {"arch": {"name": "gpt5"}}))
+    with pytest.raises(PolychromifyError, match="unknown model 'gpt5'"):
+        load_model(run)
+    (run / "config.json").write_text("{not json")
+    with pytest.raises(PolychromifyError, match="damaged"):
+        load_model(run)
+    with pytest.raises(PolychromifyError, match="no such run folder"):
+        load_model(tmp_path / "missing")
+
+
+def test_models_json(capsys):
+    assert run_cli("models", "--json") == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["v2"]["parameters"] == 293_074 and rows["unet"]["hints"] is True
+    assert rows["eccv16"]["kind"] == "classification"
+
+
+def test_import_weights_cli(tmp_path, capsys):
+    from tests.test_zhang import ECCV16_RELEASE, release_state
+
+    torch.save(release_state(ECCV16_RELEASE, False), tmp_path / "eccv16.pth")
+    assert run_cli("import-weights", tmp_path / "eccv16.pth", "--model", "eccv16", "--out", tmp_path / "run") == 0
+    model = load_model(tmp_path / "run")
+    assert model.arch["name"] == "eccv16" and len(model.bins) == 313
+    assert run_cli("import-weights", tmp_path / "eccv16.pth", "--model", "eccv16", "--out", tmp_path / "run") == 1
+    assert "already exists" in capsys.readouterr().err
+    (tmp_path / "junk.pth").write_bytes(b"junk")
+    assert run_cli("import-weights", tmp_path / "junk.pth", "--model", "eccv16", "--out", tmp_path / "r2") == 1
+    assert not (tmp_path / "r2").exists()

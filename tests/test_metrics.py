@@ -1,0 +1,72 @@
+import numpy as np
+import torch
+
+from polychromify import metrics
+from polychromify.color import grey_ab_to_rgb, grey_lightness, lab_to_rgb, rgb_to_lab, to_grey
+from polychromify.evaluate import evaluate_images, image_metrics
+from tests.conftest import SAMPLES, make_photo
+
+
+def ab_pair():
+    true = torch.rand(2, 2, 8, 8) * 0.6 - 0.3
+    return true
+
+
+def test_auc_perfect_grey_and_offset():
+    true = ab_pair()
+    assert metrics.auc(true, true) == 100.0
+    # a constant error of 10 CIELAB units is within t for t = 10..150: 141 of 151 thresholds
+    offset = true.clone()
+    offset[:, 0] += 10 / 128
+    np.testing.assert_allclose(metrics.auc(offset, true), 100 * 141 / 151, atol=0.7)
+    grey = torch.zeros_like(true)
+    assert metrics.auc(grey, true) < 100
+
+
+def test_rebalanced_auc_punishes_grey_more():
+    # mostly grey-ish pixels plus a few saturated ones: grey output scores well on plain AuC only
+    true = torch.zeros(1, 2, 10, 10)
+    true[0, 0, :2] = 0.6
+    grey = torch.zeros_like(true)
+    w = metrics.rebalancing_weights(true)
+    within = (151 - 77) / 151  # the saturated pixels (76.8 units off) are within t only for t >= 77
+    np.testing.assert_allclose(metrics.auc(grey, true), 100 * (0.8 + 0.2 * within), atol=0.01)
+    np.testing.assert_allclose(metrics.auc(grey, true, w), 100 * (0.5 + 0.5 * within), atol=0.01)
+
+
+def test_seed_accuracy_and_mse():
+    true = torch.tensor([[[[0.5]], [[0.1]]]])  # a > b
+    assert metrics.seed_accuracy(true, true) == 1.0
+    assert metrics.seed_accuracy(torch.tensor([[[[0.0]], [[0.2]]]]), true) == 0.0
+    assert abs(metrics.mse_ab(true + 0.1, true) - 0.01) < 1e-6
+
+
+def test_colourfulness_and_psnr():
+    grey = np.full((8, 8, 3), 120, np.uint8)
+    assert metrics.colourfulness(grey) == 0.0
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 255
+    # rg = 255, yb = 127.5, no spread: CF = 0.3 * hypot(255, 127.5)
+    np.testing.assert_allclose(metrics.colourfulness(red), 0.3 * np.hypot(255, 127.5))
+    assert metrics.psnr(grey, grey) == float("inf")
+    np.testing.assert_allclose(metrics.psnr(grey, grey + 1), 10 * np.log10(255**2))
+
+
+def test_grey_table_matches_scikit_image():
+    rgb = np.asarray(make_photo(1, (64, 48)))
+    g = to_grey(rgb)
+    L, ab = rgb_to_lab(rgb)
+    assert np.abs(grey_lightness()[g] - L).max() < 0.5  # grey level keeps the pixel's CIELAB L
+    fast = grey_ab_to_rgb(g, torch.from_numpy(ab).permute(2, 0, 1))
+    exact = lab_to_rgb(grey_lightness()[g], ab)
+    assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 1.5
+    assert np.abs(fast.astype(int) - rgb.astype(int)).mean() < 2.5
+
+
+def test_image_metrics_and_grey_baseline():
+    rgb = np.asarray(make_photo(2, (32, 32)))
+    perfect = image_metrics(rgb, rgb)
+    assert perfect["auc"] == 100 and perfect["delta_cf"] == 0
+    grey = evaluate_images("grey", SAMPLES / "color")
+    assert grey["images"] == 4 and grey["cf"] < 1 and grey["delta_cf"] > 10
+    assert 0 < grey["auc_rebalanced"] < grey["auc"] < 100
