@@ -21,7 +21,7 @@ $(VENV)/.dev: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/polychromify prepare samples/color --out out/samples-dataset --size 128
+	$(BIN)/polychromify colorize samples/bw -o out/colorized
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench

@@ -58,11 +58,19 @@ def test_import_weights_cli(tmp_path, capsys):
     from tests.test_zhang import ECCV16_RELEASE, release_state
 
     torch.save(release_state(ECCV16_RELEASE, False), tmp_path / "eccv16.pth")
-    assert run_cli("import-weights", tmp_path / "eccv16.pth", "--model", "eccv16", "--out", tmp_path / "run") == 0
+    assert (
+        run_cli("import-weights", tmp_path / "eccv16.pth", "--model", "eccv16", "--out", tmp_path / "run")
+        == 0
+    )
     model = load_model(tmp_path / "run")
     assert model.arch["name"] == "eccv16" and len(model.bins) == 313
-    assert run_cli("import-weights", tmp_path / "eccv16.pth", "--model", "eccv16", "--out", tmp_path / "run") == 1
+    assert (
+        run_cli("import-weights", tmp_path / "eccv16.pth", "--model", "eccv16", "--out", tmp_path / "run")
+        == 1
+    )
     assert "already exists" in capsys.readouterr().err
     (tmp_path / "junk.pth").write_bytes(b"junk")
-    assert run_cli("import-weights", tmp_path / "junk.pth", "--model", "eccv16", "--out", tmp_path / "r2") == 1
+    assert (
+        run_cli("import-weights", tmp_path / "junk.pth", "--model", "eccv16", "--out", tmp_path / "r2") == 1
+    )
     assert not (tmp_path / "r2").exists()

@@ -143,6 +143,42 @@ def cmd_colorize(a: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_video(a: argparse.Namespace) -> int:
+    from polychromify.inference import Colorizer
+    from polychromify.photos import load_hints
+    from polychromify.video import colorize_video
+
+    hints = load_hints(a.hint, None)
+    colorizer = Colorizer(a.model, device=_device(a.device), input_size=a.input_size)
+    if hints and not colorizer.takes_hints:
+        raise PolychromifyError(f"model {a.model} does not take colour hints")
+    try:
+        report = colorize_video(
+            a.input,
+            a.out,
+            colorizer,
+            a.smooth,
+            a.saturation,
+            hints,
+            a.codec,
+            a.crf,
+            a.batch_size,
+            a.overwrite,
+        )
+    except KeyboardInterrupt:
+        partial = a.out.with_name(f"{a.out.stem}.partial{a.out.suffix}")
+        print(f"polychromify: interrupted; the frames done so far are in {partial}", file=sys.stderr)
+        return 130
+    if a.report:
+        a.report.write_text(json.dumps(report, indent=1))
+    print(
+        f"colorized {report['frames']} frames at {report['frames_per_s']} frames/s -> {a.out} "
+        f"(flicker {report['flicker']:.3f}, per-frame {report['flicker_unsmoothed']:.3f}, "
+        f"{len(report['cuts'])} cuts)"
+    )
+    return 0
+
+
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from polychromify.evaluate import evaluate_images
 
@@ -275,6 +311,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per run")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "video",
+        help="colorize a film, without flicker, keeping frame rate and sound",
+        description="Colorize a video with PyAV (FFmpeg's libraries). Colour sources are greyed first.",
+    )
+    p.add_argument("input", type=Path, help="video file (mp4, mkv, avi, mov, webm, ...)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output video (.mp4: h264 by default)")
+    p.add_argument("--model", default="default", help="'default' (shipped) or a run folder")
+    p.add_argument(
+        "--smooth",
+        type=float,
+        default=0.7,
+        help="temporal smoothing strength in [0,1): 0 = every frame alone (default: 0.7)",
+    )
+    p.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colours (0 = grey)")
+    p.add_argument(
+        "--hint", action="append", default=[], metavar="X,Y,#RRGGBB", help="colour hint, every frame"
+    )
+    p.add_argument("--codec", default="libx264", help="output video codec (default: libx264)")
+    p.add_argument("--crf", type=int, default=18, help="x264/x265 quality, lower is better (default: 18)")
+    p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default: 8)")
+    p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")
+    p.add_argument("--report", type=Path, metavar="FILE.json", help="write frames/s and the flicker figures")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_video)
 
     p = sub.add_parser("models", help="list the registered models with their parameter counts")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -84,7 +84,6 @@ class Colorizer:
         """(H,W,3) or (H,W) uint8 -> colour (H,W,3) uint8 with the same L (colour inputs are greyed first)."""
         return self.colorize_batch([rgb], [hints], saturation)[0]
 
-    @torch.no_grad()
     def colorize_batch(
         self,
         images: Sequence[np.ndarray],
@@ -92,28 +91,39 @@ class Colorizer:
         saturation: float = 1.0,
     ) -> list[np.ndarray]:
         """Same-size images -> colour images; one forward pass for the whole batch."""
-        if saturation < 0:
-            raise PolychromifyError("saturation must be >= 0")
-        hints = hints or [()] * len(images)
+        greys = [to_grey(im) for im in images]  # (H,W) uint8: the photo's own lightness, kept exactly
+        ab, _ = self.predict_small(greys, hints)
+        return [self.compose(g, a, saturation) for g, a in zip(greys, ab, strict=True)]
+
+    @torch.no_grad()
+    def predict_small(
+        self, greys: Sequence[np.ndarray], hints: Sequence[Sequence[Hint]] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Same-size grey images (H,W) uint8 -> (ab (N,2,gh,gw) in [-1,1], L (N,1,gh,gw) in [0,100]) at the
+        network's resolution (longer side `input_size`)."""
+        hints = hints or [()] * len(greys)
         if any(hints) and not self.takes_hints:
             raise PolychromifyError(f"model {self.model.arch['name']} does not take colour hints")
-        greys = [to_grey(im) for im in images]  # (H,W) uint8: the photo's own lightness, kept exactly
         h, w = greys[0].shape
         gh, gw = _grid(h, w, self.input_size)
         lightness = grey_lightness()
         small = np.stack(
             [lightness[np.asarray(Image.fromarray(g).resize((gw, gh), Image.Resampling.BOX))] for g in greys]
         )[:, None]  # (N,1,gh,gw) in [0,100]
+        L = torch.from_numpy(small)
         x = torch.from_numpy(normalize_l(small)).to(self.device)
         hint_t = torch.stack([_hint_tensor(hs, w, h, gw, gh) for hs in hints]).to(self.device)
-        ab = self.model.predict_ab(x, hint_t if self.takes_hints else None).float().cpu()  # (N,2,gh,gw)
-        out = []
-        for g, a in zip(greys, ab, strict=True):
-            full = torch.nn.functional.interpolate(
-                a[None], size=(h, w), mode="bilinear", align_corners=False
-            )[0]
-            out.append(grey_ab_to_rgb(g, full * saturation))
-        return out
+        ab = self.model.predict_ab(x, hint_t if self.takes_hints else None).float().cpu()
+        return ab, L
+
+    @staticmethod
+    def compose(grey: np.ndarray, ab: torch.Tensor, saturation: float = 1.0) -> np.ndarray:
+        """Full-resolution grey (H,W) uint8 + small ab (2,gh,gw) -> colour (H,W,3) uint8 with the grey's L."""
+        if saturation < 0:
+            raise PolychromifyError("saturation must be >= 0")
+        h, w = grey.shape
+        full = torch.nn.functional.interpolate(ab[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+        return grey_ab_to_rgb(grey, full * saturation)
 
 
 def _grid(h: int, w: int, size: int) -> tuple[int, int]:

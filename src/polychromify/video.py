@@ -1,0 +1,248 @@
+"""`polychromify video`: colorize a film frame by frame without flicker, keeping frame rate, timing and sound.
+
+Frames go through the same inference path as photos (network at low resolution, ab joined with the
+full-resolution grey). Flicker is reduced by smoothing the predicted ab over time, per pixel, with a
+weight that falls where the picture moves; the smoothing restarts at scene cuts so colours never bleed
+from one shot into the next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from polychromify.color import AB_SCALE
+from polychromify.errors import PolychromifyError
+from polychromify.inference import Colorizer, Hint
+
+COPYABLE_AUDIO = {".mp4": {"aac", "mp3", "alac", "opus", "ac3"}, ".mov": {"aac", "mp3", "alac", "pcm_s16le"}}
+IMAGE_DEMUXERS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif")
+
+
+@dataclass
+class TemporalSmoother:
+    """Exponential moving average of ab (2,h,w) over frames. Per pixel, the previous state keeps weight
+    strength * exp(-|dL| / motion): where the image changes, the new prediction wins. A scene cut restarts
+    the average: the L histograms of two frames differ by more than `cut` (total variation distance,
+    0..1; motion within a shot keeps the histogram) and the mean |dL| exceeds `min_change` L units."""
+
+    strength: float = 0.7
+    cut: float = 0.3
+    min_change: float = 5.0
+    motion: float = 3.0
+    state: torch.Tensor | None = field(default=None, repr=False)
+    prev_L: torch.Tensor | None = field(default=None, repr=False)
+
+    def __call__(self, ab: torch.Tensor, L: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """ab (2,h,w) in [-1,1], L (1,h,w) in [0,100] -> (smoothed ab, does this frame start a shot?)."""
+        is_cut = self.prev_L is None or (
+            float((L - self.prev_L).abs().mean()) > self.min_change
+            and _hist_distance(L, self.prev_L) > self.cut
+        )
+        if is_cut or self.strength <= 0:
+            self.state = ab
+        else:
+            keep = self.strength * torch.exp(-(L - self.prev_L).abs() / self.motion)
+            self.state = keep * self.state + (1 - keep) * ab
+        self.prev_L = L
+        return self.state, is_cut
+
+
+def _hist_distance(a: torch.Tensor, b: torch.Tensor, bins: int = 32) -> float:
+    """Total variation distance between the L histograms of two frames, in [0, 1]."""
+    ha, hb = (torch.histc(x.float(), bins=bins, min=0, max=100) for x in (a, b))
+    return float((ha / ha.sum() - hb / hb.sum()).abs().sum() / 2)
+
+
+@dataclass
+class _Flicker:
+    """Mean absolute frame-to-frame ab change in CIELAB units, within shots."""
+
+    total: float = 0.0
+    count: int = 0
+    prev: torch.Tensor | None = None
+
+    def add(self, ab: torch.Tensor, new_shot: bool) -> None:
+        if self.prev is not None and not new_shot:
+            self.total += float((ab - self.prev).abs().mean()) * AB_SCALE
+            self.count += 1
+        self.prev = ab
+
+    @property
+    def value(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+def colorize_video(
+    src: str | Path,
+    dst: str | Path,
+    colorizer: Colorizer,
+    smooth: float = 0.7,
+    saturation: float = 1.0,
+    hints: Sequence[Hint] = (),
+    codec: str = "libx264",
+    crf: int = 18,
+    batch_size: int = 8,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Colorize `src` into `dst`; returns a report (frames, timings, flicker with and without smoothing,
+    scene cuts). The output is written as DST.partial.EXT and renamed when complete; after Ctrl-C the
+    partial file is closed properly, so it plays up to where it stopped."""
+    src, dst = Path(src), Path(dst)
+    if not 0 <= smooth < 1:
+        raise PolychromifyError("--smooth must be in [0, 1)")
+    if not src.is_file():
+        raise PolychromifyError(f"no such file: {src}")
+    if dst.exists() and not overwrite:
+        raise PolychromifyError(f"{dst} exists; pass --overwrite to replace it")
+    if dst.resolve() == src.resolve():
+        raise PolychromifyError("the output would overwrite the input")
+    if not dst.parent.is_dir() or not os.access(dst.parent, os.W_OK):
+        raise PolychromifyError(f"cannot write {dst}: its folder does not exist or is not writable")
+    inp = _open_input(src)
+    partial = dst.with_name(f"{dst.stem}.partial{dst.suffix}")
+    try:
+        out = av.open(str(partial), "w")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        inp.close()
+        raise PolychromifyError(f"cannot write {dst}: {exc}") from None
+    try:
+        report = _run(inp, out, colorizer, smooth, saturation, list(hints), codec, crf, batch_size, progress)
+    except KeyboardInterrupt:  # keep what was done: the partial file is closed properly and plays
+        _close(out)
+        inp.close()
+        raise
+    except (PolychromifyError, av.FFmpegError, OSError, ValueError) as exc:
+        _close(out)
+        inp.close()
+        partial.unlink(missing_ok=True)
+        if isinstance(exc, PolychromifyError):
+            raise
+        raise PolychromifyError(f"cannot colorize {src}: {exc}") from None
+    _close(out)
+    inp.close()
+    os.replace(partial, dst)
+    return report
+
+
+def _open_input(src: Path) -> av.container.InputContainer:
+    try:
+        inp = av.open(str(src))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise PolychromifyError(f"{src} is not a video ({exc})") from None
+    if inp.format.name in IMAGE_DEMUXERS or not inp.streams.video:
+        inp.close()
+        raise PolychromifyError(f"{src} has no video stream")
+    return inp
+
+
+def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size, progress) -> dict:
+    vin = inp.streams.video[0]
+    vin.thread_type = "AUTO"
+    try:
+        vout = out.add_stream(codec, rate=vin.average_rate or 25)
+    except (av.FFmpegError, ValueError) as exc:
+        raise PolychromifyError(f"unknown or unsupported codec {codec!r}: {exc}") from None
+    w, h = vin.codec_context.width, vin.codec_context.height
+    vout.width, vout.height = w, h
+    vout.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
+    if codec in ("libx264", "libx265"):
+        vout.options = {"crf": str(crf), "preset": "veryfast"}
+    vout.time_base = vin.time_base
+    ain = inp.streams.audio[0] if inp.streams.audio else None
+    aout, copy_audio = None, False
+    if ain is not None:
+        suffix = Path(out.name).suffix.lower()
+        copy_audio = ain.codec_context.name in COPYABLE_AUDIO.get(suffix, {ain.codec_context.name})
+        if copy_audio:
+            aout = out.add_stream_from_template(ain)
+        else:
+            aout = out.add_stream("aac", rate=ain.rate or 48000)
+
+    smoother, raw_smoother = TemporalSmoother(smooth), TemporalSmoother(0.0)
+    flicker, raw_flicker = _Flicker(), _Flicker()
+    cuts: list[int] = []
+    buffer: list[tuple[np.ndarray, int | None]] = []
+    frames = 0
+    start = time.perf_counter()
+
+    def flush() -> None:
+        nonlocal frames
+        greys = [g for g, _ in buffer]
+        ab, L = colorizer.predict_small(greys, [hints] * len(greys))
+        for (grey, pts), a, lum in zip(buffer, ab, L, strict=True):
+            smoothed, new_shot = smoother(a, lum)
+            raw_smoother(a, lum)
+            if new_shot and frames > 0:
+                cuts.append(frames)
+            flicker.add(smoothed, new_shot)
+            raw_flicker.add(a, new_shot)
+            frame = av.VideoFrame.from_ndarray(colorizer.compose(grey, smoothed, saturation), format="rgb24")
+            frame = frame.reformat(format=vout.pix_fmt)
+            frame.pts, frame.time_base = pts, vin.time_base
+            out.mux(vout.encode(frame))
+            frames += 1
+            bar.update()
+        buffer.clear()
+
+    total = vin.frames or None
+    bar = tqdm(total=total, unit="frame", desc="video", disable=not progress or None)
+    try:
+        streams = [s for s in (vin, ain) if s is not None]
+        for packet in inp.demux(*streams):
+            if packet.stream is ain:
+                if copy_audio:
+                    if packet.dts is not None:
+                        packet.stream = aout
+                        out.mux(packet)
+                else:
+                    for af in packet.decode():
+                        af.pts = None
+                        out.mux(aout.encode(af))
+                continue
+            for vf in packet.decode():
+                buffer.append((vf.to_ndarray(format="gray"), vf.pts))
+                if len(buffer) >= batch_size:
+                    flush()
+        if buffer:
+            flush()
+    except av.FFmpegError as exc:
+        raise PolychromifyError(f"cannot decode {inp.name}: {exc}") from None
+    finally:
+        bar.close()
+        if buffer:  # interrupted: encode what was decoded so the partial file ends cleanly
+            flush()
+        out.mux(vout.encode(None))
+        if aout is not None and not copy_audio:
+            out.mux(aout.encode(None))
+    seconds = time.perf_counter() - start
+    rate = vin.average_rate
+    return {
+        "frames": frames,
+        "fps": float(rate) if rate else None,
+        "width": w,
+        "height": h,
+        "audio": None if ain is None else ("copied" if copy_audio else "re-encoded (aac)"),
+        "seconds": round(seconds, 3),
+        "frames_per_s": round(frames / seconds, 2) if seconds else math.inf,
+        "smooth": smoother.strength,
+        "flicker": round(flicker.value, 4),
+        "flicker_unsmoothed": round(raw_flicker.value, 4),
+        "cuts": cuts,
+    }
+
+
+def _close(container) -> None:
+    with contextlib.suppress(av.FFmpegError):
+        container.close()

@@ -1,0 +1,127 @@
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from polychromify.cli import main
+from polychromify.inference import Colorizer
+from polychromify.video import TemporalSmoother, colorize_video
+from tests.conftest import make_photo
+
+
+def make_clip(path, frames=24, fps=12, size=(64, 48), cut_at=None, grain=6.0, audio=True, colour=False):
+    """A tiny clip of a static scene plus grain (optionally cutting to another scene), with a sine track."""
+    rng = np.random.default_rng(0)
+    first = np.asarray(make_photo(1, size))
+    scenes = [first, (np.asarray(make_photo(5, size)) * 0.4).astype(np.uint8)]  # a cut to a darker shot
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = size[0], size[1], "yuv420p"
+        a = out.add_stream("aac", rate=22050) if audio else None
+        for i in range(frames):
+            img = scenes[1 if cut_at is not None and i >= cut_at else 0].astype(float)
+            if not colour:
+                img = np.repeat(img.mean(2, keepdims=True), 3, axis=2)
+            img = np.clip(img + rng.normal(0, grain, img.shape[:2])[..., None], 0, 255).astype(np.uint8)
+            out.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(v.encode(None))
+        if a is not None:
+            t = np.arange(int(22050 * frames / fps)) / 22050
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+            for start in range(0, samples.shape[1], 1024):
+                frame = av.AudioFrame.from_ndarray(
+                    samples[:, start : start + 1024], format="fltp", layout="mono"
+                )
+                frame.sample_rate = 22050
+                out.mux(a.encode(frame))
+            out.mux(a.encode(None))
+
+
+def probe(path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        n = sum(1 for _ in c.decode(video=0))
+        return {
+            "frames": n,
+            "rate": v.average_rate,
+            "size": (v.codec_context.width, v.codec_context.height),
+            "audio": len(c.streams.audio),
+            "duration": float(c.duration or 0) / 1e6,
+        }
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+    return Colorizer("default", input_size=64)
+
+
+def test_round_trip_keeps_frames_rate_size_audio(tmp_path, colorizer):
+    make_clip(tmp_path / "in.mp4", colour=True)
+    report = colorize_video(tmp_path / "in.mp4", tmp_path / "out.mp4", colorizer, progress=False)
+    src, dst = probe(tmp_path / "in.mp4"), probe(tmp_path / "out.mp4")
+    assert dst["frames"] == src["frames"] == report["frames"] == 24
+    assert dst["rate"] == src["rate"] == Fraction(12)
+    assert dst["size"] == src["size"] == (64, 48)
+    assert dst["audio"] == 1 and report["audio"] == "copied"
+    assert abs(dst["duration"] - src["duration"]) < 0.15
+    assert not list(tmp_path.glob("*.partial.*"))
+
+
+def test_smoothing_reduces_flicker(tmp_path, colorizer):
+    make_clip(tmp_path / "grain.mp4", grain=10.0, audio=False)
+    report = colorize_video(tmp_path / "grain.mp4", tmp_path / "s.mp4", colorizer, smooth=0.8, progress=False)
+    assert report["cuts"] == []
+    assert report["flicker"] < 0.7 * report["flicker_unsmoothed"]
+    plain = colorize_video(tmp_path / "grain.mp4", tmp_path / "p.mp4", colorizer, smooth=0.0, progress=False)
+    assert plain["flicker"] == pytest.approx(plain["flicker_unsmoothed"])
+
+
+def test_scene_cut_resets_smoothing():
+    sm = TemporalSmoother(strength=0.9)
+    L_a, L_b = torch.full((1, 4, 4), 30.0), torch.full((1, 4, 4), 70.0)
+    ab_a, ab_b = torch.full((2, 4, 4), 0.3), torch.full((2, 4, 4), -0.3)
+    for _ in range(5):
+        out, cut = sm(ab_a, L_a)
+    assert not cut and torch.allclose(out, ab_a)
+    out, cut = sm(ab_b, L_b)
+    assert cut and torch.equal(out, ab_b)  # nothing of the previous shot bleeds in
+    out, cut = sm(ab_a, L_b)
+    assert not cut and torch.allclose(out, 0.9 * ab_b + 0.1 * ab_a)  # static picture: strong smoothing
+
+
+def test_cut_detected_in_a_clip(tmp_path, colorizer):
+    make_clip(tmp_path / "cut.mp4", cut_at=10, audio=False, grain=2.0)
+    report = colorize_video(tmp_path / "cut.mp4", tmp_path / "o.mp4", colorizer, smooth=0.8, progress=False)
+    assert report["cuts"] == [10]
+
+
+def run_cli(*args) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    return exc.value.code
+
+
+def test_cli_and_bad_inputs(tmp_path, capsys):
+    make_clip(tmp_path / "in.mp4", frames=6, audio=False)
+    report = tmp_path / "r.json"
+    assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "out.mkv", "--report", report) == 0
+    assert probe(tmp_path / "out.mkv")["frames"] == 6 and "flicker" in report.read_text()
+    assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "out.mkv") == 1  # exists
+    (tmp_path / "text.mp4").write_text("not a film")
+    make_photo(1).save(tmp_path / "photo.png")
+    cases = [
+        (tmp_path / "text.mp4", tmp_path / "a.mp4", "not a video"),
+        (tmp_path / "photo.png", tmp_path / "b.mp4", "no video stream"),
+        (tmp_path / "missing.mp4", tmp_path / "c.mp4", "no such file"),
+        (tmp_path / "in.mp4", tmp_path / "no" / "such" / "dir" / "d.mp4", "cannot write"),
+    ]
+    capsys.readouterr()
+    for src, dst, message in cases:
+        assert run_cli("video", src, "-o", dst) == 1, message
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "e.mp4", "--codec", "nocodec") == 1
+    assert "codec" in capsys.readouterr().err
+    assert not (tmp_path / "e.mp4").exists()
