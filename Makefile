@@ -24,6 +24,8 @@ demo: $(VENV)/.installed
 	$(BIN)/polychromify colorize samples/bw -o out/colorized
 
 test: $(VENV)/.dev
+	# the browser test drives Debian's Chromium (never a downloaded browser)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest
 

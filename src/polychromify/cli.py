@@ -179,6 +179,21 @@ def cmd_video(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(a: argparse.Namespace) -> int:
+    import uvicorn
+
+    from polychromify.web.app import Limits, create_app
+
+    models = {"default": "default"}
+    for item in a.model:
+        models[Path(item).name if item != "default" else "default"] = item
+    limits = Limits(max_upload_bytes=a.max_upload_mb * 1024 * 1024, max_pixels=a.max_pixels)
+    app = create_app(models, limits)
+    print(f"serving on http://{a.host}:{a.port}  (models: {', '.join(models)})")
+    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    return 0
+
+
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from polychromify.evaluate import evaluate_images
 
@@ -338,6 +353,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_video)
+
+    p = sub.add_parser("serve", help="web page and JSON API on http://127.0.0.1:8000")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)"
+    )
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="RUN",
+        help="extra model (run folder) to offer besides 'default', repeatable",
+    )
+    p.add_argument("--max-upload-mb", type=int, default=25, help="largest upload (default: 25 MB)")
+    p.add_argument(
+        "--max-pixels", type=int, default=40_000_000, help="largest image (default: 40 megapixels)"
+    )
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("models", help="list the registered models with their parameter counts")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -1,0 +1,1 @@
+"""The web page and JSON API (FastAPI); it only calls the inference module."""

@@ -1,0 +1,127 @@
+// Polychromify page: upload, before/after slider, colour hints (click, drag, right-click to delete),
+// palette of likely colours, saturation, model choice, full-resolution download. Plain JS, no CDN.
+const $ = (id) => document.getElementById(id);
+const state = { file: null, width: 0, height: 0, hints: [], resultUrl: null, pending: null, seq: 0 };
+
+function setStatus(text, kind) { $("status").textContent = text; $("status").dataset.state = kind; }
+
+async function loadModels() {
+  const res = await fetch("/api/models");
+  const { models } = await res.json();
+  $("model").innerHTML = models.map((m) => `<option value="${m.name}">${m.name} (${m.architecture})</option>`).join("");
+}
+
+function pickFile(file) {
+  if (!file) return;
+  state.file = file; state.hints = [];
+  const url = URL.createObjectURL(file);
+  const img = new Image();
+  img.onload = () => { state.width = img.naturalWidth; state.height = img.naturalHeight; };
+  img.src = url;
+  $("before").src = url;
+  $("viewer").hidden = false;
+  renderHints();
+  colorize();
+}
+
+function scheduleColorize() { clearTimeout(state.pending); state.pending = setTimeout(colorize, 250); }
+
+async function colorize() {
+  if (!state.file) return;
+  const seq = ++state.seq;
+  const form = new FormData();
+  form.append("image", state.file);
+  form.append("hints", JSON.stringify(state.hints.map(({ x, y, color }) => ({ x, y, color }))));
+  form.append("saturation", $("saturation").value);
+  form.append("model", $("model").value || "default");
+  setStatus("Colorizing…", "busy");
+  $("download").classList.add("disabled");
+  try {
+    const res = await fetch("/api/colorize", { method: "POST", body: form });
+    if (seq !== state.seq) return; // a newer request is on its way
+    if (!res.ok) { setStatus((await res.json()).error || `error ${res.status}`, "error"); return; }
+    const blob = await res.blob();
+    if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
+    state.resultUrl = URL.createObjectURL(blob);
+    $("after").src = state.resultUrl;
+    await $("after").decode();
+    $("download").href = state.resultUrl;
+    $("download").classList.remove("disabled");
+    state.done = (state.done || 0) + 1;
+    setStatus(`Done: ${state.width}×${state.height}, ${state.hints.length} hint(s).`, "done");
+    $("status").dataset.results = String(state.done);
+  } catch (err) {
+    setStatus(`Network error: ${err}`, "error");
+  }
+}
+
+function toImageCoords(ev) {
+  const r = $("after").getBoundingClientRect();
+  return { x: Math.round(((ev.clientX - r.left) / r.width) * state.width),
+           y: Math.round(((ev.clientY - r.top) / r.height) * state.height) };
+}
+
+function renderHints() {
+  const r = $("after").getBoundingClientRect();
+  $("markers").innerHTML = "";
+  $("hints").innerHTML = "";
+  state.hints.forEach((h, i) => {
+    const m = document.createElement("div");
+    m.className = "marker";
+    m.style.background = h.color;
+    m.style.left = `${(h.x / state.width) * r.width}px`;
+    m.style.top = `${(h.y / state.height) * r.height}px`;
+    m.oncontextmenu = (ev) => { ev.preventDefault(); state.hints.splice(i, 1); renderHints(); scheduleColorize(); };
+    m.onpointerdown = (ev) => {
+      ev.stopPropagation(); m.setPointerCapture(ev.pointerId);
+      m.onpointermove = (mv) => { Object.assign(h, toImageCoords(mv)); renderHintsLater(); };
+      m.onpointerup = () => { m.onpointermove = null; renderHints(); scheduleColorize(); };
+    };
+    $("markers").appendChild(m);
+    const li = document.createElement("li");
+    li.innerHTML = `<span class="swatch" style="background:${h.color}"></span>(${h.x}, ${h.y}) <button type="button">✕</button>`;
+    li.querySelector("button").onclick = () => { state.hints.splice(i, 1); renderHints(); scheduleColorize(); };
+    $("hints").appendChild(li);
+  });
+}
+let raf = 0;
+function renderHintsLater() { cancelAnimationFrame(raf); raf = requestAnimationFrame(renderHints); }
+
+async function showPalette(x, y) {
+  const form = new FormData();
+  form.append("image", state.file); form.append("x", x); form.append("y", y);
+  form.append("model", $("model").value || "default");
+  const res = await fetch("/api/palette", { method: "POST", body: form });
+  if (!res.ok) { $("palette").innerHTML = ""; return; }
+  const { colors } = await res.json();
+  $("palette").innerHTML = "";
+  colors.forEach((c) => {
+    const b = document.createElement("button");
+    b.type = "button"; b.style.background = c; b.title = c;
+    b.onclick = () => { $("color").value = c; const last = state.hints[state.hints.length - 1];
+      if (last) { last.color = c; renderHints(); scheduleColorize(); } };
+    $("palette").appendChild(b);
+  });
+}
+
+$("markers").addEventListener("click", (ev) => {
+  if (!state.file || !state.width) return;
+  const { x, y } = toImageCoords(ev);
+  state.hints.push({ x, y, color: $("color").value });
+  renderHints();
+  colorize();
+  showPalette(x, y);
+});
+$("slider").addEventListener("input", (ev) => { $("beforeWrap").style.width = `${ev.target.value}%`; });
+$("after").addEventListener("load", () => {
+  $("before").style.width = `${$("after").getBoundingClientRect().width}px`; renderHints();
+});
+$("saturation").addEventListener("input", (ev) => { $("satValue").textContent = Number(ev.target.value).toFixed(2); scheduleColorize(); });
+$("model").addEventListener("change", colorize);
+$("clearHints").addEventListener("click", () => { state.hints = []; renderHints(); colorize(); });
+$("file").addEventListener("change", (ev) => pickFile(ev.target.files[0]));
+const drop = $("drop");
+drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (ev) => { ev.preventDefault(); drop.classList.remove("over"); pickFile(ev.dataTransfer.files[0]); });
+loadModels();

@@ -1,0 +1,87 @@
+"""End to end in a real browser: Debian's headless Chromium driven by Playwright against `polychromify serve`."""
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import REPO, SAMPLES
+
+CHROMIUM = shutil.which("chromium")
+SHOT = Path(os.environ.get("POLYCHROMIFY_SCREENSHOT", REPO / "out" / "web-screenshot.png"))
+
+
+@pytest.fixture(scope="module")
+def server():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "polychromify", "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("server did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_upload_hint_download_in_chromium(server, tmp_path):
+    assert CHROMIUM, "Debian's chromium is required (make test installs it)"
+    from playwright.sync_api import sync_playwright
+
+    photo = SAMPLES / "bw" / "tuxpaint-data--sheep.jpg"
+    size = Image.open(photo).size
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(server)
+        page.set_input_files("#file", str(photo))
+        page.wait_for_selector('#status[data-results="1"]', timeout=60_000)
+
+        def result_pixels():
+            data = page.evaluate("""async () => {
+                const b = await (await fetch(document.getElementById('after').src)).blob();
+                return Array.from(new Uint8Array(await b.arrayBuffer())); }""")
+            return np.asarray(Image.open(io.BytesIO(bytes(data))).convert("RGB"), dtype=float)
+
+        first = result_pixels()
+        assert first.shape[:2] == (size[1], size[0])
+        box = page.locator("#after").bounding_box()
+        cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+        page.fill("#color", "#ff00ff")
+        page.mouse.click(cx, cy)
+        page.wait_for_selector('#status[data-results="2"]', timeout=60_000)
+        assert page.locator(".marker").count() == 1
+        second = result_pixels()
+        x, y = size[0] // 2, size[1] // 2
+        near = (slice(y - 5, y + 6), slice(x - 5, x + 6))
+        far_change = np.abs(second - first)[:20, :20].mean()
+        near_change = np.abs(second[near] - first[near]).mean()
+        assert near_change > 5 and near_change > 2 * far_change  # the hint recoloured its neighbourhood
+        SHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOT))
+        with page.expect_download() as dl:
+            page.click("#download")
+        saved = tmp_path / "download.png"
+        dl.value.save_as(saved)
+        assert Image.open(saved).size == size
+        browser.close()

@@ -1,0 +1,98 @@
+import io
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from polychromify.color import rgb_to_lab
+from polychromify.web.app import Limits, create_app
+from tests.conftest import SAMPLES, make_photo
+from tests.corpus import bad_files
+
+
+@pytest.fixture(scope="module")
+def client():
+    return TestClient(create_app(limits=Limits(max_upload_bytes=2_000_000, max_pixels=3_000_000)))
+
+
+def png(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+SHEEP = (SAMPLES / "bw" / "tuxpaint-data--sheep.jpg").read_bytes()
+
+
+def test_health_models_and_openapi(client):
+    assert client.get("/health").json()["status"] == "ok"
+    models = client.get("/api/models").json()["models"]
+    assert models[0]["name"] == "default" and models[0]["hints"] is True
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/colorize", "/api/models", "/health", "/api/palette"} <= set(paths)
+    page = client.get("/")
+    assert page.status_code == 200 and "Polychromify" in page.text
+
+
+def test_colorize_full_resolution_png_and_jpeg(client):
+    r = client.post("/api/colorize", files={"image": ("x.bin", SHEEP)})  # the name is irrelevant
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    out = Image.open(io.BytesIO(r.content))
+    assert out.size == Image.open(io.BytesIO(SHEEP)).size and out.mode == "RGB"
+    r = client.post("/api/colorize", files={"image": ("s.jpg", SHEEP)}, data={"format": "jpeg"})
+    assert Image.open(io.BytesIO(r.content)).format == "JPEG"
+
+
+def test_hints_change_colours_near_the_hint(client):
+    w, h = Image.open(io.BytesIO(SHEEP)).size
+    x, y = w // 2, h // 2
+    plain = client.post("/api/colorize", files={"image": ("s.jpg", SHEEP)}).content
+    hinted = client.post("/api/colorize", files={"image": ("s.jpg", SHEEP)},
+                         data={"hints": json.dumps([{"x": x, "y": y, "color": "#ff00ff"}])}).content
+
+    def ab_near(data):
+        _, ab = rgb_to_lab(np.asarray(Image.open(io.BytesIO(data))))
+        return ab[y - 3 : y + 4, x - 3 : x + 4].mean((0, 1))
+
+    _, goal = rgb_to_lab(np.array([[[255, 0, 255]]], np.uint8))
+    assert np.linalg.norm(ab_near(hinted) - goal[0, 0]) < np.linalg.norm(ab_near(plain) - goal[0, 0]) - 0.05
+
+
+def test_palette(client):
+    r = client.post("/api/palette", files={"image": ("s.jpg", SHEEP)}, data={"x": 10, "y": 10, "k": 5})
+    colors = r.json()["colors"]
+    assert len(colors) == 5 and all(c.startswith("#") and len(c) == 7 for c in colors)
+
+
+def test_every_bad_request_is_one_json_error(client, tmp_path):
+    bad = bad_files(tmp_path)
+    cases = []
+    for name in ("zero.jpg", "truncated.jpg", "notes.jpg", "readme.txt", "bomb.png"):
+        cases.append(({"image": (name, (tmp_path / name).read_bytes())}, {}))
+    cases += [
+        ({"image": ("s.jpg", SHEEP)}, {"hints": "not json"}),
+        ({"image": ("s.jpg", SHEEP)}, {"hints": json.dumps([{"x": 1}])}),
+        ({"image": ("s.jpg", SHEEP)}, {"hints": json.dumps([{"x": 99999, "y": 1, "color": "#ff0000"}])}),
+        ({"image": ("s.jpg", SHEEP)}, {"saturation": "-1"}),
+        ({"image": ("s.jpg", SHEEP)}, {"saturation": "lots"}),
+        ({"image": ("s.jpg", SHEEP)}, {"model": "../../etc/passwd"}),
+        ({"image": ("s.jpg", SHEEP)}, {"format": "gif"}),
+        ({"image": ("big.png", png(make_photo(1, (2000, 2000))))}, {}),  # over max_pixels
+        ({"image": ("huge.bin", b"\xff" * 2_100_000)}, {}),  # over max_upload_bytes
+        ({}, {}),  # no image at all
+    ]
+    assert set(bad) >= {"zero.jpg"}
+    for files, data in cases:
+        r = client.post("/api/colorize", files=files or None, data=data)
+        assert 400 <= r.status_code < 500, (files.keys(), data, r.status_code)
+        body = r.json()
+        assert set(body) == {"error"} and "Traceback" not in body["error"], body
+    assert client.post("/api/colorize", files={"image": ("big.png", png(make_photo(1, (2000, 2000))))}).status_code == 413
+
+
+def test_busy_server_answers_503_with_retry_after():
+    app = create_app(limits=Limits(max_queue=0))
+    r = TestClient(app).post("/api/colorize", files={"image": ("s.jpg", SHEEP)})
+    assert r.status_code == 503 and r.headers["retry-after"] == "2" and "busy" in r.json()["error"]
