@@ -1,4 +1,4 @@
-"""End to end in a real browser: Debian's headless Chromium driven by Playwright against `polychromify serve`."""
+"""End to end in a real browser: Debian's headless Chromium, driven by Playwright, against `serve`."""
 
 import io
 import os
@@ -25,8 +25,11 @@ def server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "polychromify", "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polychromify", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -49,9 +52,17 @@ def test_upload_hint_download_in_chromium(server, tmp_path):
     photo = SAMPLES / "bw" / "tuxpaint-data--sheep.jpg"
     size = Image.open(photo).size
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(server)
         page.set_input_files("#file", str(photo))

@@ -49,8 +49,11 @@ def test_hints_change_colours_near_the_hint(client):
     w, h = Image.open(io.BytesIO(SHEEP)).size
     x, y = w // 2, h // 2
     plain = client.post("/api/colorize", files={"image": ("s.jpg", SHEEP)}).content
-    hinted = client.post("/api/colorize", files={"image": ("s.jpg", SHEEP)},
-                         data={"hints": json.dumps([{"x": x, "y": y, "color": "#ff00ff"}])}).content
+    hinted = client.post(
+        "/api/colorize",
+        files={"image": ("s.jpg", SHEEP)},
+        data={"hints": json.dumps([{"x": x, "y": y, "color": "#ff00ff"}])},
+    ).content
 
     def ab_near(data):
         _, ab = rgb_to_lab(np.asarray(Image.open(io.BytesIO(data))))
@@ -89,7 +92,8 @@ def test_every_bad_request_is_one_json_error(client, tmp_path):
         assert 400 <= r.status_code < 500, (files.keys(), data, r.status_code)
         body = r.json()
         assert set(body) == {"error"} and "Traceback" not in body["error"], body
-    assert client.post("/api/colorize", files={"image": ("big.png", png(make_photo(1, (2000, 2000))))}).status_code == 413
+    big = {"image": ("big.png", png(make_photo(1, (2000, 2000))))}
+    assert client.post("/api/colorize", files=big).status_code == 413
 
 
 def test_busy_server_answers_503_with_retry_after():

@@ -6,6 +6,7 @@ and joined with the original, full-resolution L, so detail comes from the photo 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,12 +43,16 @@ class Hint:
 
 def parse_hint(text: str) -> Hint:
     """'X,Y,#RRGGBB' -> Hint, with a clear error for anything else."""
-    m = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,\s*#?([0-9a-fA-F]{6})\s*", text)
-    if not m:
-        raise PolychromifyError(
-            f"invalid hint {text!r}: expected X,Y,#RRGGBB (pixel coordinates, hex colour)"
-        )
-    return Hint(float(m[1]), float(m[2]), "#" + m[3].lower())
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        x, y = float(parts[0]), float(parts[1])
+        ok = len(parts) == 3 and math.isfinite(x) and math.isfinite(y)
+        colour = re.fullmatch(r"#?([0-9a-fA-F]{6})", parts[2]) if ok else None
+    except (ValueError, IndexError):
+        colour = None
+    if colour is None:
+        raise PolychromifyError(f"invalid hint {text!r}: expected X,Y,#RRGGBB (pixel position, hex colour)")
+    return Hint(x, y, "#" + colour[1].lower())
 
 
 def resolve_model(model: str | Path | ColorModel, device: str | torch.device = "cpu") -> ColorModel:
