@@ -50,3 +50,12 @@ def tiny_dataset(tmp_path_factory) -> Path:
         progress=False,
     )
     return out
+
+
+def run_cli(*args) -> int:
+    """Run `polychromify ARGS` in-process; returns its exit code."""
+    from polychromify.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    return exc.value.code

@@ -4,15 +4,9 @@ import pytest
 import torch
 
 from polychromify.checkpoint import load_model, save_run
-from polychromify.cli import main
 from polychromify.errors import PolychromifyError
 from polychromify.models import create_model
-
-
-def run_cli(*args) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    return exc.value.code
+from tests.conftest import run_cli
 
 
 def test_round_trip_and_bad_checkpoints(tmp_path):

@@ -6,18 +6,11 @@ import pytest
 from PIL import Image
 
 from polychromify import colorize
-from polychromify.cli import main
 from polychromify.color import rgb_to_lab
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, parse_hint
-from tests.conftest import SAMPLES, make_photo
+from tests.conftest import SAMPLES, make_photo, run_cli
 from tests.corpus import bad_files, exif_rotated
-
-
-def run_cli(*args) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    return exc.value.code
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from polychromify.cli import main
 from polychromify.color import rgb_to_lab
 from polychromify.data import prepare as prep
 from polychromify.data.prepare import PrepareConfig, prepare, split_of
-from tests.conftest import SAMPLES, make_photo
+from tests.conftest import SAMPLES, make_photo, run_cli
 from tests.corpus import bad_files, exif_rotated
 
 FAST = PrepareConfig(size=16, workers=1)
-
-
-def run_cli(*args) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    return exc.value.code
 
 
 def load_split(out, split):

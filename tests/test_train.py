@@ -10,9 +10,9 @@ from safetensors.torch import load_file
 
 import polychromify
 from polychromify import train as train_mod
-from polychromify.cli import main
 from polychromify.errors import PolychromifyError
 from polychromify.train import TrainConfig, train
+from tests.conftest import run_cli
 
 
 def cfg(data, out, **kw) -> TrainConfig:
@@ -27,12 +27,6 @@ def cfg(data, out, **kw) -> TrainConfig:
         flip=False,
     )
     return TrainConfig(**(base | kw))
-
-
-def run_cli(*args) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    return exc.value.code
 
 
 def weights(run):

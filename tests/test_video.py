@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from polychromify.cli import main
 from polychromify.inference import Colorizer
 from polychromify.video import TemporalSmoother, colorize_video
-from tests.conftest import make_photo
+from tests.conftest import make_photo, run_cli
 
 
 def make_clip(path, frames=24, fps=12, size=(64, 48), cut_at=None, grain=6.0, audio=True, colour=False):
@@ -95,12 +94,6 @@ def test_cut_detected_in_a_clip(tmp_path, colorizer):
     make_clip(tmp_path / "cut.mp4", cut_at=10, audio=False, grain=2.0)
     report = colorize_video(tmp_path / "cut.mp4", tmp_path / "o.mp4", colorizer, smooth=0.8, progress=False)
     assert report["cuts"] == [10]
-
-
-def run_cli(*args) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    return exc.value.code
 
 
 def test_cli_and_bad_inputs(tmp_path, capsys):

@@ -90,6 +90,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             seed=a.seed,
             flip=not a.no_flip,
             patience=a.patience,
+            rebalance=a.rebalance_lambda,
             balance=a.balance,
             steps_per_epoch=a.steps_per_epoch,
         )
@@ -291,17 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", help="image files, folders (recursive) or glob patterns")
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    p.add_argument(
-        "--model", default="default", help="'default' (shipped) or a run folder (default: default)"
-    )
-    p.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colours (0 = grey)")
-    p.add_argument(
-        "--hint",
-        action="append",
-        default=[],
-        metavar="X,Y,#RRGGBB",
-        help="colour hint at pixel (X,Y) of the original, repeatable",
-    )
+    _add_colour_options(p)
     p.add_argument(
         "--hints",
         type=Path,
@@ -309,8 +300,6 @@ def build_parser() -> argparse.ArgumentParser:
         help='hints: [{"x":..,"y":..,"color":"#RRGGBB"}] or {"file name": [...]} ',
     )
     p.add_argument("--format", choices=["png", "jpg"], help="change the output extension (default: keep)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
-    p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose output already exists")
     p.add_argument("--batch-size", type=int, default=4, help="same-size photos per forward pass (default: 4)")
     p.set_defaults(func=cmd_colorize)
@@ -334,23 +323,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", type=Path, help="video file (mp4, mkv, avi, mov, webm, ...)")
     p.add_argument("-o", "--out", type=Path, required=True, help="output video (.mp4: h264 by default)")
-    p.add_argument("--model", default="default", help="'default' (shipped) or a run folder")
+    _add_colour_options(p)
     p.add_argument(
         "--smooth",
         type=float,
         default=0.7,
         help="temporal smoothing strength in [0,1): 0 = every frame alone (default: 0.7)",
     )
-    p.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colours (0 = grey)")
-    p.add_argument(
-        "--hint", action="append", default=[], metavar="X,Y,#RRGGBB", help="colour hint, every frame"
-    )
     p.add_argument("--codec", default="libx264", help="output video codec (default: libx264)")
     p.add_argument("--crf", type=int, default=18, help="x264/x265 quality, lower is better (default: 18)")
     p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default: 8)")
-    p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write frames/s and the flicker figures")
-    p.add_argument("--device", default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_video)
 
@@ -407,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="none",
         help="equalise categories (sub-folders) or k-means colour clusters when sampling",
     )
+    p.add_argument(
+        "--rebalance-lambda",
+        type=float,
+        default=0.5,
+        help="class rebalancing of bin models: weights 1/((1-l)p + l/Q); 0.5 as ECCV16, 1 = off",
+    )
     p.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch (default: one pass)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
@@ -420,6 +409,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", type=Path, required=True, help="run folder to create")
     p.set_defaults(func=cmd_import_weights)
     return parser
+
+
+def _add_colour_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by colorize and video."""
+    p.add_argument(
+        "--model", default="default", help="'default' (shipped) or a run folder (default: default)"
+    )
+    p.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colours (0 = grey)")
+    p.add_argument(
+        "--hint",
+        action="append",
+        default=[],
+        metavar="X,Y,#RRGGBB",
+        help="colour hint at pixel (X,Y) of the original, repeatable",
+    )
+    p.add_argument("--device", default="auto", help="auto (default: cuda > mps > cpu), cpu, cuda, mps")
+    p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")
 
 
 def _version() -> str:

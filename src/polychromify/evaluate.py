@@ -26,16 +26,16 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
-def image_metrics(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> dict[str, float]:
-    """All per-image metrics of one colorized photo against its original (both (H,W,3) uint8)."""
-    _, ab_p = rgb_to_lab(pred_rgb)
-    _, ab_t = rgb_to_lab(true_rgb)
-    p = torch.from_numpy(ab_p).permute(2, 0, 1)[None]
-    t = torch.from_numpy(ab_t).permute(2, 0, 1)[None]
+def image_metrics(
+    pred_rgb: np.ndarray, true_rgb: np.ndarray, counts: torch.Tensor | None = None
+) -> dict[str, float]:
+    """All per-image metrics of one colorized photo against its original (both (H,W,3) uint8).
+    `counts`: ground-truth ab-bin counts of the whole evaluation set, for the rebalanced AuC."""
+    p, t = _ab(pred_rgb), _ab(true_rgb)
     cf_p, cf_t = metrics.colourfulness(pred_rgb), metrics.colourfulness(true_rgb)
     return {
         "auc": metrics.auc(p, t),
-        "auc_rebalanced": metrics.auc(p, t, metrics.rebalancing_weights(t)),
+        "auc_rebalanced": metrics.auc(p, t, metrics.rebalancing_weights(t, counts)),
         "psnr_rgb": metrics.psnr(pred_rgb, true_rgb),
         "mse_ab": metrics.mse_ab(p, t),
         "seed_accuracy": metrics.seed_accuracy(p, t),
@@ -45,16 +45,23 @@ def image_metrics(pred_rgb: np.ndarray, true_rgb: np.ndarray) -> dict[str, float
     }
 
 
+def _ab(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(rgb_to_lab(rgb)[1]).permute(2, 0, 1)[None]  # (1,2,H,W)
+
+
 def evaluate_images(model: str | Path, folder: str | Path, device: str = "cpu", max_side: int = 640) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size."""
     files = list_images(folder)
     colorizer = None if str(model) == "grey" else Colorizer(model, device)
-    rows, seconds = [], 0.0
+    truths = []
     for path in files:
         im = open_image(path)
         im.thumbnail((max_side, max_side))
-        true = np.asarray(im)
+        truths.append(np.asarray(im))
+    counts = sum(metrics.bin_counts(_ab(t)) for t in truths)  # the set's colour distribution
+    rows, seconds = [], 0.0
+    for true in truths:
         t0 = time.perf_counter()
         if colorizer is None:
             L, ab = rgb_to_lab(true)
@@ -62,6 +69,6 @@ def evaluate_images(model: str | Path, folder: str | Path, device: str = "cpu", 
         else:
             pred = colorizer.colorize_array(true)
         seconds += time.perf_counter() - t0
-        rows.append(image_metrics(pred, true))
+        rows.append(image_metrics(pred, true, counts))
     out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     return {"model": str(model), "images": len(files), **out, "images_per_s": len(files) / max(seconds, 1e-9)}

@@ -37,15 +37,25 @@ def auc(
     return float(100 * (within @ w).mean() / w.sum())
 
 
-def rebalancing_weights(true: torch.Tensor, bins: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-pixel weight 1/p(bin of the ground truth), p the bin distribution of `true` itself: each colour
-    class counts equally, so predicting grey everywhere no longer scores well. (N,H,W)."""
+def bin_counts(true: torch.Tensor) -> torch.Tensor:
+    """How many ground-truth pixels of ab (N,2,H,W) fall in each ab bin, (Q,)."""
     from polychromify.color import ab_bins, nearest_bin
 
-    bins = torch.tensor(ab_bins() if bins is None else bins, dtype=torch.float32)
+    bins = torch.tensor(ab_bins(), dtype=torch.float32)
     idx = torch.cat([nearest_bin(chunk, bins) for chunk in true.float().split(8)])
-    counts = torch.bincount(idx.flatten(), minlength=len(bins)).float()
-    return 1.0 / counts[idx]
+    return torch.bincount(idx.flatten(), minlength=len(bins)).double()
+
+
+def rebalancing_weights(true: torch.Tensor, counts: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-pixel weight 1/p(bin of the ground truth), (N,H,W). p is the bin distribution of the whole
+    evaluation set (`counts` from `bin_counts`), or of `true` itself when not given. Each colour class
+    then counts equally, so predicting grey everywhere no longer scores well."""
+    from polychromify.color import ab_bins, nearest_bin
+
+    bins = torch.tensor(ab_bins(), dtype=torch.float32)
+    idx = torch.cat([nearest_bin(chunk, bins) for chunk in true.float().split(8)])
+    counts = bin_counts(true) if counts is None else counts
+    return (1.0 / counts.clamp(min=1)[idx]).float()
 
 
 def colourfulness(rgb: np.ndarray) -> float:

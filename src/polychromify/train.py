@@ -49,6 +49,7 @@ class TrainConfig:
     flip: bool = True  # random horizontal flips
     patience: int = 5  # early stopping on validation loss; 0 = off
     balance: str = "none"  # none | categories | clusters
+    rebalance: float = 0.5  # lambda of the class rebalancing (bin models): 0.5 as Zhang et al., 1 = none
     steps_per_epoch: int | None = None  # cap (None = one pass over the data)
     val_batches: int | None = None  # cap on validation batches (None = whole split)
 
@@ -264,7 +265,11 @@ class Trainer:
         idx = np.linspace(0, n - 1, min(n, 2000)).astype(np.int64)
         bins = self.model.bins.cpu().numpy()
         prior = bin_prior(self.train_set.batch(idx)[1], bins)
-        return torch.as_tensor(rebalance_weights(prior, bins=bins), dtype=torch.float32, device=self.device)
+        return torch.as_tensor(
+            rebalance_weights(prior, lam=self.cfg.rebalance, bins=bins),
+            dtype=torch.float32,
+            device=self.device,
+        )
 
     def _to_device(self, t: torch.Tensor) -> torch.Tensor:
         return t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)

@@ -32,7 +32,7 @@ class HintUNet(ColorModel):
     kind = "classification"
     takes_hints = True
 
-    def __init__(self, width: int = 32, temperature: float = 0.38) -> None:
+    def __init__(self, width: int = 32, temperature: float = 0.38, context: bool = False) -> None:
         super().__init__()
         c = width
         self.temperature = temperature
@@ -43,6 +43,11 @@ class HintUNet(ColorModel):
         self.down4 = nn.Sequential(
             _conv(4 * c, 8 * c, 2), _conv(8 * c, 8 * c, dilation=2), _conv(8 * c, 8 * c, dilation=2)
         )  # 1/16
+        # context=True adds the image's global average (through a 1x1 conv) to every bottleneck position:
+        # a flat patch of sky is only recognisable as sky from the rest of the picture.
+        self.context = (
+            nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(8 * c, 8 * c, 1), nn.ReLU()) if context else None
+        )
         self.up3 = _conv(8 * c + 4 * c, 4 * c)
         self.up2 = nn.Sequential(_conv(4 * c + 2 * c, 2 * c), _conv(2 * c, 2 * c))
         self.head = nn.Conv2d(2 * c, len(self.bins), 1)
@@ -51,6 +56,8 @@ class HintUNet(ColorModel):
         s2 = self.down2(self.stem(x))
         s3 = self.down3(s2)
         y = self.down4(s3)
+        if self.context is not None:
+            y = y + self.context(y)
         y = self.up3(torch.cat([_up(y, s3), s3], 1))
         y = self.up2(torch.cat([_up(y, s2), s2], 1))
         return self.head(y)
