@@ -148,3 +148,16 @@ def test_batched_equals_one_by_one(tmp_path):
         a = np.asarray(Image.open(p), dtype=int)
         b = np.asarray(Image.open(tmp_path / "many" / p.name), dtype=int)
         assert np.abs(a - b).max() <= 1, p.name
+
+
+def test_each_torchrun_rank_takes_its_share(tmp_path, monkeypatch):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(5):
+        make_photo(i, (24, 16)).save(src / f"p{i}.png")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for rank in ("0", "1"):
+        monkeypatch.setenv("RANK", rank)
+        assert run_cli("colorize", src, "-o", tmp_path / f"out{rank}") == 0
+    done = [sorted(p.name for p in (tmp_path / f"out{r}").iterdir()) for r in "01"]
+    assert len(done[0]) == 3 and len(done[1]) == 2 and not set(done[0]) & set(done[1])

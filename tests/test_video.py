@@ -118,3 +118,36 @@ def test_cli_and_bad_inputs(tmp_path, capsys):
     assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "e.mp4", "--codec", "nocodec") == 1
     assert "codec" in capsys.readouterr().err
     assert not (tmp_path / "e.mp4").exists()
+
+
+@pytest.mark.parametrize(("ext", "codec"), [(".avi", "mpeg4"), (".mov", "libx264"), (".mkv", "libx264")])
+def test_other_containers_in(tmp_path, colorizer, ext, codec):
+    src = tmp_path / f"in{ext}"
+    with av.open(str(src), "w") as out:
+        v = out.add_stream(codec, rate=10)
+        v.width, v.height, v.pix_fmt = 48, 32, "yuv420p"
+        for i in range(5):
+            img = np.full((32, 48, 3), 40 * i, np.uint8)
+            out.mux(v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(v.encode(None))
+    colorize_video(src, tmp_path / "out.mp4", colorizer, progress=False)
+    assert probe(tmp_path / "out.mp4")["frames"] == 5
+
+
+def test_interrupt_leaves_a_playable_partial_file(tmp_path, colorizer, monkeypatch):
+    make_clip(tmp_path / "in.mp4", frames=24, audio=False)
+    calls = {"n": 0}
+    real = Colorizer.compose
+
+    def compose(grey, ab, saturation=1.0):
+        calls["n"] += 1
+        if calls["n"] == 13:
+            raise KeyboardInterrupt
+        return real(grey, ab, saturation)
+
+    monkeypatch.setattr(Colorizer, "compose", staticmethod(compose))
+    with pytest.raises(KeyboardInterrupt):
+        colorize_video(tmp_path / "in.mp4", tmp_path / "out.mp4", colorizer, batch_size=8, progress=False)
+    assert not (tmp_path / "out.mp4").exists()  # never a half-written file under the final name
+    partial = probe(tmp_path / "out.partial.mp4")
+    assert 8 <= partial["frames"] < 24

@@ -178,23 +178,29 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
     start = time.perf_counter()
 
     def flush() -> None:
+        """Colorize and encode the buffered frames; each encoded frame leaves the buffer at once, so after an
+        interruption a second call finishes exactly the frames still missing."""
         nonlocal frames
         greys = [g for g, _ in buffer]
         ab, L = colorizer.predict_small(greys, [hints] * len(greys))
-        for (grey, pts), a, lum in zip(buffer, ab, L, strict=True):
-            smoothed, new_shot = smoother(a, lum)
-            raw_smoother(a, lum)
-            if new_shot and frames > 0:
-                cuts.append(frames)
-            flicker.add(smoothed, new_shot)
-            raw_flicker.add(a, new_shot)
-            frame = av.VideoFrame.from_ndarray(colorizer.compose(grey, smoothed, saturation), format="rgb24")
-            frame = frame.reformat(format=vout.pix_fmt)
-            frame.pts, frame.time_base = pts, vin.time_base
-            out.mux(vout.encode(frame))
-            frames += 1
-            bar.update()
-        buffer.clear()
+        done = 0
+        try:
+            for (grey, pts), a, lum in zip(list(buffer), ab, L, strict=True):
+                smoothed, new_shot = smoother(a, lum)
+                raw_smoother(a, lum)
+                if new_shot and frames > 0:
+                    cuts.append(frames)
+                flicker.add(smoothed, new_shot)
+                raw_flicker.add(a, new_shot)
+                rgb = colorizer.compose(grey, smoothed, saturation)
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=vout.pix_fmt)
+                frame.pts, frame.time_base = pts, vin.time_base
+                out.mux(vout.encode(frame))
+                frames += 1
+                done += 1
+                bar.update()
+        finally:
+            del buffer[:done]
 
     total = vin.frames or None
     bar = tqdm(total=total, unit="frame", desc="video", disable=not progress or None)
