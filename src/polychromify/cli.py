@@ -195,12 +195,26 @@ def cmd_serve(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(a: argparse.Namespace) -> int:
-    from polychromify.evaluate import evaluate_images
+def cmd_compare(a: argparse.Namespace) -> int:
+    from polychromify.report import compare
 
-    device = _device(a.device)
+    table = compare(a.runs, a.data, a.out, a.split, a.limit)
+    print(table)
+    print(f"report written to {a.out}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from polychromify.evaluate import evaluate_dataset, evaluate_images
+
+    if (a.images is None) == (a.data is None):
+        raise PolychromifyError("evaluate needs either --images FOLDER or --data DIR")
     names = ["grey"] + [r for r in a.runs if r != "grey"]  # the grey baseline always comes first
-    results = [evaluate_images(run, a.images, device) for run in names]
+    if a.images is not None:
+        device = _device(a.device)
+        results = [evaluate_images(run, a.images, device) for run in names]
+    else:
+        results = [evaluate_dataset(run, a.data, a.split, a.limit) for run in names]
     if a.json:
         for r in results:
             print(json.dumps(r))
@@ -311,10 +325,28 @@ def build_parser() -> argparse.ArgumentParser:
         "RUN is a run folder, 'default' (the shipped model) or 'grey'.",
     )
     p.add_argument("runs", nargs="+", metavar="RUN")
-    p.add_argument("--images", type=Path, required=True, help="folder of colour photos")
+    p.add_argument("--images", type=Path, help="folder of colour photos (colorized at full resolution)")
+    p.add_argument("--data", type=Path, help="dataset made by `polychromify prepare`")
+    p.add_argument(
+        "--split", default="test", choices=["train", "val", "test"], help="with --data (default: test)"
+    )
+    p.add_argument("--limit", type=int, help="with --data: at most this many samples")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "compare",
+        help="results table, picture grid, curves and ab histograms of several runs",
+        description="Evaluate runs on a dataset split and write results.md/.csv, grid.png, curves.png and "
+        "ab_histograms.png into REPORT (the grey baseline is always included).",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--data", type=Path, required=True, help="dataset made by `polychromify prepare`")
+    p.add_argument("--out", "-o", type=Path, required=True, help="report folder")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--limit", type=int, help="at most this many samples")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
         "video",

@@ -1,5 +1,5 @@
-"""Evaluate colorizers on real colour photos: each is greyed, colorized at full resolution and compared
-with the original. Every report carries the grey baseline (ab = 0) as its floor."""
+"""Evaluate colorizers on a prepared dataset split, or on real colour photos (each greyed, colorized at full
+resolution and compared with the original). Every report carries the grey baseline (ab = 0) as its floor."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from skimage.metrics import structural_similarity
 
 from polychromify import metrics
 from polychromify.color import lab_to_rgb, rgb_to_lab
@@ -34,6 +35,7 @@ def image_metrics(
     p, t = _ab(pred_rgb), _ab(true_rgb)
     cf_p, cf_t = metrics.colourfulness(pred_rgb), metrics.colourfulness(true_rgb)
     return {
+        "ssim": float(structural_similarity(pred_rgb, true_rgb, channel_axis=2, data_range=255)),
         "auc": metrics.auc(p, t),
         "auc_rebalanced": metrics.auc(p, t, metrics.rebalancing_weights(t, counts)),
         "psnr_rgb": metrics.psnr(pred_rgb, true_rgb),
@@ -72,3 +74,68 @@ def evaluate_images(model: str | Path, folder: str | Path, device: str = "cpu", 
         rows.append(image_metrics(pred, true, counts))
     out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     return {"model": str(model), "images": len(files), **out, "images_per_s": len(files) / max(seconds, 1e-9)}
+
+
+def run_info(model: str | Path) -> dict:
+    """Parameter count and training time of a run folder or shipped model (empty for 'grey')."""
+    if str(model) == "grey":
+        return {"parameters": 0, "train_seconds": 0.0}
+    from polychromify.checkpoint import read_config
+    from polychromify.inference import ASSETS
+
+    folder = ASSETS / str(model) if (ASSETS / str(model) / "config.json").exists() else Path(model)
+    config = read_config(folder)
+    return {"parameters": config.get("parameters"), "train_seconds": config.get("train_seconds")}
+
+
+@torch.no_grad()
+def predict_split(
+    model: str | Path, data: str | Path, split: str = "test", limit: int | None = None, batch_size: int = 32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(L (N,H,W) in [0,100], predicted ab (N,2,H,W), true ab (N,2,H,W), seconds of prediction)."""
+    from polychromify.color import L_CENTER, L_RANGE
+    from polychromify.data.dataset import LabDataset
+    from polychromify.inference import resolve_model
+
+    ds = LabDataset(data, split)
+    n = min(len(ds), limit or len(ds))
+    if n == 0:
+        raise PolychromifyError(f"split {split!r} of {data} is empty")
+    net = None if str(model) == "grey" else resolve_model(model)
+    Ls, preds, trues, seconds = [], [], [], 0.0
+    for start in range(0, n, batch_size):
+        L, ab = ds.batch(np.arange(start, min(n, start + batch_size)))
+        t0 = time.perf_counter()
+        pred = torch.zeros_like(ab) if net is None else net.predict_ab(L).float()
+        seconds += time.perf_counter() - t0
+        Ls.append(L[:, 0].numpy() * L_RANGE + L_CENTER)
+        preds.append(pred.numpy())
+        trues.append(ab.numpy())
+    return np.concatenate(Ls), np.concatenate(preds), np.concatenate(trues), seconds
+
+
+def evaluate_dataset(
+    model: str | Path, data: str | Path, split: str = "test", limit: int | None = None
+) -> dict:
+    """Mean metrics of `model` ('grey', 'default' or a run folder) on a split of a prepared dataset."""
+    L, pred, true, seconds = predict_split(model, data, split, limit)
+    counts = metrics.bin_counts(torch.from_numpy(true))
+    rows = []
+    for i in range(len(L)):
+        p_rgb = lab_to_rgb(L[i], pred[i].transpose(1, 2, 0))
+        t_rgb = lab_to_rgb(L[i], true[i].transpose(1, 2, 0))
+        row = image_metrics(p_rgb, t_rgb, counts)
+        row["seed_accuracy"] = metrics.seed_accuracy(
+            torch.from_numpy(pred[i : i + 1]), torch.from_numpy(true[i : i + 1])
+        )
+        row["mse_ab"] = metrics.mse_ab(torch.from_numpy(pred[i : i + 1]), torch.from_numpy(true[i : i + 1]))
+        row["psnr_lab"] = metrics.psnr(pred[i], true[i], peak=2.0)
+        rows.append(row)
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return {
+        "model": str(model),
+        "images": len(L),
+        **out,
+        **run_info(model),
+        "images_per_s": len(L) / max(seconds, 1e-9),
+    }

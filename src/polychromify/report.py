@@ -1,0 +1,143 @@
+"""`polychromify compare`: the seed's final-results table, extended, plus the pictures to look at.
+
+REPORT/results.csv, results.md   one row per model (grey baseline first)
+REPORT/grid.png                  rows of photos; columns Input, each model, Original (the seed's figure)
+REPORT/curves.png                train/val loss and validation seed accuracy per epoch for each run
+REPORT/ab_histograms.png         predicted vs true ab distribution per model: the picture of "shy" colours
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from polychromify.color import AB_SCALE, lab_to_rgb  # noqa: E402
+from polychromify.evaluate import evaluate_dataset, predict_split  # noqa: E402
+
+COLUMNS = [  # (key, header, format)
+    ("model", "Model", "{}"),
+    ("parameters", "Parameters", "{:,}"),
+    ("train_seconds", "Training time", "{}"),
+    ("seed_accuracy", "Seed accuracy", "{:.4f}"),
+    ("psnr_rgb", "PSNR RGB (dB)", "{:.2f}"),
+    ("psnr_lab", "PSNR ab (dB)", "{:.2f}"),
+    ("ssim", "SSIM", "{:.4f}"),
+    ("auc", "AuC (%)", "{:.2f}"),
+    ("auc_rebalanced", "Rebalanced AuC (%)", "{:.2f}"),
+    ("cf", "CF", "{:.1f}"),
+    ("delta_cf", "ΔCF", "{:.1f}"),
+    ("images_per_s", "Images/s", "{:.1f}"),
+]
+
+
+def compare(
+    runs: list[str],
+    data: str | Path,
+    out: str | Path,
+    split: str = "test",
+    limit: int | None = None,
+    grid_rows: int = 6,
+) -> str:
+    """Evaluate `runs` (plus grey) on a dataset split and write the report; returns the Markdown table."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = ["grey"] + [r for r in runs if r != "grey"]
+    rows = [evaluate_dataset(name, data, split, limit) for name in names]
+    for r in rows:
+        r["model"] = Path(r["model"]).name if r["model"] not in ("grey", "default") else r["model"]
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[k for k, _, _ in COLUMNS])
+        writer.writeheader()
+        writer.writerows({k: r.get(k) for k, _, _ in COLUMNS} for r in rows)
+    table = markdown_table(rows)
+    (out / "results.md").write_text(table + "\n")
+    samples = {name: predict_split(name, data, split, grid_rows) for name in names}
+    _save(_grid(samples), out / "grid.png")
+    _save(_curves([r for r in runs if (Path(r) / "metrics.jsonl").exists()]), out / "curves.png")
+    _save(_histograms({n: predict_split(n, data, split, limit) for n in names}), out / "ab_histograms.png")
+    return table
+
+
+def markdown_table(rows: list[dict]) -> str:
+    def cell(key: str, fmt: str, value: object) -> str:
+        if value is None:
+            return "-"
+        if key == "train_seconds":
+            minutes = float(value) / 60
+            return f"{minutes:.0f} min" if minutes >= 1 else f"{float(value):.0f} s"
+        return fmt.format(value)
+
+    lines = ["| " + " | ".join(h for _, h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(k, f, r.get(k)) for k, _, f in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _grid(samples: dict[str, tuple]) -> plt.Figure:
+    names = list(samples)
+    L, _, true, _ = samples[names[0]]
+    n = len(L)
+    cols = ["Input", *[x for x in names if x != "grey"], "Original"]
+    fig, axes = plt.subplots(n, len(cols), figsize=(1.6 * len(cols), 1.6 * n), squeeze=False)
+    for i in range(n):
+        images = [np.repeat(lab_to_rgb(L[i], np.zeros_like(true[i].transpose(1, 2, 0)))[..., :1], 3, 2)]
+        images += [lab_to_rgb(L[i], samples[x][1][i].transpose(1, 2, 0)) for x in names if x != "grey"]
+        images.append(lab_to_rgb(L[i], true[i].transpose(1, 2, 0)))
+        for j, img in enumerate(images):
+            axes[i, j].imshow(img)
+            axes[i, j].axis("off")
+            if i == 0:
+                axes[i, j].set_title(Path(cols[j]).name, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _curves(runs: list[str]) -> plt.Figure:
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for run in runs:
+        records = [json.loads(x) for x in (Path(run) / "metrics.jsonl").read_text().splitlines() if x.strip()]
+        epochs = [r["epoch"] for r in records]
+        name = Path(run).name
+        line = loss_ax.plot(epochs, [r["train_loss"] for r in records], label=f"{name} train")[0]
+        loss_ax.plot(
+            epochs, [r["val_loss"] for r in records], "--", color=line.get_color(), label=f"{name} val"
+        )
+        acc_ax.plot(epochs, [r.get("val_seed_accuracy", np.nan) for r in records], label=name)
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss (each model's own)")
+    acc_ax.set(xlabel="epoch", ylabel="seed accuracy", title="validation seed accuracy")
+    for ax in (loss_ax, acc_ax):
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _histograms(preds: dict[str, tuple]) -> plt.Figure:
+    names = [n for n in preds if n != "grey"]
+    true = next(iter(preds.values()))[2]
+    panels = [("ground truth", true)] + [(Path(n).name, preds[n][1]) for n in names]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3), squeeze=False)
+    edges = np.linspace(-110, 110, 89)
+    for ax, (title, ab) in zip(axes[0], panels, strict=True):
+        a, b = (ab[:, c].ravel() * AB_SCALE for c in (0, 1))
+        h, _, _ = np.histogram2d(b, a, bins=[edges, edges])
+        ax.imshow(np.log1p(h), origin="lower", extent=(-110, 110, -110, 110), cmap="magma")
+        ax.set(title=title, xlabel="a", ylabel="b")
+    fig.tight_layout()
+    return fig
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(path)
