@@ -68,3 +68,30 @@ def test_compare_writes_every_file_and_row(tiny_dataset, two_runs, tmp_path):
 def test_evaluate_needs_one_source(two_runs, capsys):
     assert run_cli("evaluate", *two_runs) == 1
     assert "--images FOLDER or --data DIR" in capsys.readouterr().err
+
+
+TINY = ("--size", 32, "--crops-per-image", 0)
+
+
+def test_sweep_and_study_end_to_end(tmp_path, photo_dir):
+    # every model of the study and every row of the table, one training step each, on 12 tiny photos
+    out = tmp_path / "study"
+    assert (
+        run_cli("study", photo_dir, "--out", out, "--quick", "--epochs", 1, "--steps-per-epoch", 1, *TINY)
+        == 0
+    )
+    readme = (out / "README.md").read_text()
+    for name in ("cnn", "v0", "v1", "polychromify", "v3", "eccv16", "siggraph17"):
+        assert f"| {name} |" in readme, name
+    for row in ("v1", "v2", "v3", "v4", "v5"):
+        assert f"| {row} | " in readme
+    for name in ("grid.png", "curves.png", "ab_histograms.png", "results.csv"):
+        assert (out / "report" / name).exists()
+    assert json.loads((out / "sweep" / "sweep.json").read_text())[4]["batch_norm"] is True
+    # resumable: a second run reuses every finished run
+    before = (out / "runs" / "cnn" / "model.safetensors").stat().st_mtime_ns
+    assert (
+        run_cli("study", photo_dir, "--out", out, "--quick", "--epochs", 1, "--steps-per-epoch", 1, *TINY)
+        == 0
+    )
+    assert (out / "runs" / "cnn" / "model.safetensors").stat().st_mtime_ns == before

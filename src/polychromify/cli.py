@@ -204,6 +204,30 @@ def cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(a: argparse.Namespace) -> int:
+    from polychromify.study import Budget, sweep
+
+    print(
+        sweep(
+            a.data,
+            a.out,
+            Budget(epochs=a.epochs, max_minutes=a.max_minutes, steps_per_epoch=a.steps_per_epoch),
+        )
+    )
+    return 0
+
+
+def cmd_study(a: argparse.Namespace) -> int:
+    from polychromify.study import Budget, study
+
+    budget = None
+    if a.epochs or a.max_minutes or a.steps_per_epoch:
+        budget = Budget(epochs=a.epochs or 25, max_minutes=a.max_minutes, steps_per_epoch=a.steps_per_epoch)
+    out = study(a.photos, a.out, a.quick, budget, a.size, a.crops_per_image)
+    print(f"study written to {out / 'README.md'}")
+    return 0
+
+
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from polychromify.evaluate import evaluate_dataset, evaluate_images
 
@@ -347,6 +371,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--limit", type=int, help="at most this many samples")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("sweep", help="re-run the seed's hyper-parameter table (rows v1..v5)")
+    p.add_argument("--data", type=Path, required=True, help="dataset made by `polychromify prepare`")
+    p.add_argument("--out", "-o", type=Path, required=True, help="sweep folder (resumable)")
+    p.add_argument("--epochs", type=int, default=25)
+    p.add_argument("--max-minutes", type=float, help="training budget per row")
+    p.add_argument("--steps-per-epoch", type=int)
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser(
+        "study", help="the whole study in one resumable command: prepare, train, compare, sweep"
+    )
+    p.add_argument("photos", type=Path, help="folder or zip of colour photos")
+    p.add_argument("--out", "-o", type=Path, required=True, help="study folder (resumable)")
+    p.add_argument(
+        "--quick", action="store_true", help="CPU-sized: 4 minutes per model, narrow ECCV16/SIGGRAPH17"
+    )
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-minutes", type=float)
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--size", type=int, default=128, help="sample size (default: 128, the seed's)")
+    p.add_argument(
+        "--crops-per-image", type=int, help="random crops per photo (default: 15 with --quick, else 0)"
+    )
+    p.set_defaults(func=cmd_study)
 
     p = sub.add_parser(
         "video",
