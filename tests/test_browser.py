@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from polychromify.color import rgb_to_lab
 from tests.conftest import REPO, SAMPLES
 
 CHROMIUM = shutil.which("chromium")
@@ -85,9 +86,13 @@ def test_upload_hint_download_in_chromium(server, tmp_path):
         second = result_pixels()
         x, y = size[0] // 2, size[1] // 2
         near = (slice(y - 5, y + 6), slice(x - 5, x + 6))
-        far_change = np.abs(second - first)[:20, :20].mean()
-        near_change = np.abs(second[near] - first[near]).mean()
-        assert near_change > 5 and near_change > 2 * far_change  # the hint recoloured its neighbourhood
+        goal = rgb_to_lab(np.array([[[255, 0, 255]]], np.uint8))[1][0, 0]
+
+        def distance_to_goal(rgb):
+            return np.linalg.norm(rgb_to_lab(rgb[near].astype(np.uint8))[1].mean((0, 1)) - goal)
+
+        assert np.abs(second[near] - first[near]).mean() > 5  # the result changed at the hint...
+        assert distance_to_goal(second) < distance_to_goal(first) - 0.05  # ...towards the hint's colour
         SHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOT))
         with page.expect_download() as dl:

@@ -91,6 +91,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             flip=not a.no_flip,
             patience=a.patience,
             rebalance=a.rebalance_lambda,
+            hint_p=a.hint_p,
             balance=a.balance,
             steps_per_epoch=a.steps_per_epoch,
         )
@@ -476,6 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="class rebalancing of bin models: weights 1/((1-l)p + l/Q); 0.5 as ECCV16, 1 = off",
+    )
+    p.add_argument(
+        "--hint-p",
+        type=float,
+        default=0.125,
+        help="hint models: hints per sample are geometric with this p = P(no hint) (default: 1/8)",
     )
     p.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch (default: one pass)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")

@@ -50,6 +50,7 @@ class TrainConfig:
     patience: int = 5  # early stopping on validation loss; 0 = off
     balance: str = "none"  # none | categories | clusters
     rebalance: float = 0.5  # lambda of the class rebalancing (bin models): 0.5 as Zhang et al., 1 = none
+    hint_p: float = 0.125  # hint models: geometric number of hints per sample; P(no hint) = hint_p
     steps_per_epoch: int | None = None  # cap (None = one pass over the data)
     val_batches: int | None = None  # cap on validation batches (None = whole split)
 
@@ -253,7 +254,7 @@ class Trainer:
             return None
         from polychromify.data.hints import sample_hints
 
-        return sample_hints(ab, generator=gen)
+        return sample_hints(ab, generator=gen, p=self.cfg.hint_p)
 
     def _class_weights(self) -> torch.Tensor | None:
         """Rebalancing weights from the empirical ab-bin prior of (up to 2,000) training samples."""
