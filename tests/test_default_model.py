@@ -16,7 +16,8 @@ def test_default_model_ships_with_the_package():
     config = json.loads((ASSETS / "default" / "config.json").read_text())
     assert model.arch["name"] == config["arch"]["name"] == "unet" and model.takes_hints
     assert (ASSETS / "default" / "MODEL_CARD.md").exists()
-    assert (ASSETS / "default" / "model.safetensors").stat().st_size < 8 * 1024 * 1024
+    for name in ("default", "default-hints"):
+        assert (ASSETS / name / "model.safetensors").stat().st_size < 6 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ and joined with the original, full-resolution L, so detail comes from the photo 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -69,6 +70,11 @@ def resolve_model(model: str | Path | ColorModel, device: str | torch.device = "
     raise PolychromifyError(f"unknown model {str(model)!r}: give a run folder or one of {', '.join(shipped)}")
 
 
+def _shipped_config(model: str | Path) -> dict:
+    path = ASSETS / str(model) / "config.json"
+    return json.loads(path.read_text()) if str(model) and path.is_file() else {}
+
+
 class Colorizer:
     """A loaded model plus the full-resolution recombination; reuse one instance for many images."""
 
@@ -78,10 +84,14 @@ class Colorizer:
         self.device = torch.device(device)
         self.model = resolve_model(model, self.device)
         self.input_size = input_size
+        # A shipped model may name a partner for photos with hints: the default pairs the model that
+        # colorizes best on its own with one trained to follow hints closely.
+        partner = _shipped_config(model).get("hint_model") if isinstance(model, str | Path) else None
+        self.hint_model = resolve_model(partner, self.device) if partner else self.model
 
     @property
     def takes_hints(self) -> bool:
-        return self.model.takes_hints
+        return self.hint_model.takes_hints
 
     def colorize_array(
         self, rgb: np.ndarray, hints: Sequence[Hint] = (), saturation: float = 1.0
@@ -118,7 +128,8 @@ class Colorizer:
         L = torch.from_numpy(small)
         x = torch.from_numpy(normalize_l(small)).to(self.device)
         hint_t = torch.stack([_hint_tensor(hs, w, h, gw, gh) for hs in hints]).to(self.device)
-        ab = self.model.predict_ab(x, hint_t if self.takes_hints else None).float().cpu()
+        net = self.hint_model if any(hints) else self.model
+        ab = net.predict_ab(x, hint_t if net.takes_hints else None).float().cpu()
         return ab, L
 
     @staticmethod
