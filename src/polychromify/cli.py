@@ -345,9 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "evaluate",
-        help="metrics of runs on real colour photos, with the grey baseline",
-        description="Grey each photo, colorize it at full resolution and compare with the original. "
-        "RUN is a run folder, 'default' (the shipped model) or 'grey'.",
+        help="metrics of runs on a dataset split or on colour photos, with the grey baseline",
+        description="With --images: grey each photo, colorize it at full resolution and compare with the "
+        "original. With --data: predict a split of a prepared dataset. RUN is a run folder, 'default' (the "
+        "shipped model) or 'grey'; the grey baseline is always reported first.",
     )
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--images", type=Path, help="folder of colour photos (colorized at full resolution)")
