@@ -36,18 +36,22 @@ def save_weights(path: Path, model: torch.nn.Module) -> None:
     os.replace(tmp, path)
 
 
-def save_run(run_dir: str | Path, model: ColorModel, extra: dict[str, Any] | None = None) -> Path:
-    """Write weights and config.json into `run_dir` (created if needed); returns the folder."""
+def write_config(run_dir: Path, model: ColorModel, extra: dict[str, Any] | None = None) -> None:
+    """config.json: the architecture and its arguments, parameter count, package version, plus `extra`."""
     from polychromify import __version__
 
+    model = _unwrap(model)
+    config = {"arch": model.arch, "parameters": count_parameters(model), "version": __version__}
+    config |= extra or {}
+    atomic_write_text(run_dir / CONFIG, json.dumps(config, indent=1))
+
+
+def save_run(run_dir: str | Path, model: ColorModel, extra: dict[str, Any] | None = None) -> Path:
+    """Write weights and config.json into `run_dir` (created if needed); returns the folder."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    model = _unwrap(model)
     save_weights(run_dir / WEIGHTS, model)
-    config = {"arch": model.arch, "parameters": count_parameters(model), "version": __version__} | (
-        extra or {}
-    )
-    atomic_write_text(run_dir / CONFIG, json.dumps(config, indent=1))
+    write_config(run_dir, model, extra)
     return run_dir
 
 

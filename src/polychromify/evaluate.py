@@ -118,7 +118,13 @@ def evaluate_dataset(
     model: str | Path, data: str | Path, split: str = "test", limit: int | None = None
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) on a split of a prepared dataset."""
-    L, pred, true, seconds = predict_split(model, data, split, limit)
+    return score_predictions(model, *predict_split(model, data, split, limit))
+
+
+def score_predictions(
+    model: str | Path, L: np.ndarray, pred: np.ndarray, true: np.ndarray, seconds: float
+) -> dict:
+    """Mean metrics of the output of `predict_split` (so one prediction can serve several reports)."""
     counts = metrics.bin_counts(torch.from_numpy(true))
     rows = []
     for i in range(len(L)):

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from polychromify.color import AB_SCALE, lab_to_rgb  # noqa: E402
-from polychromify.evaluate import evaluate_dataset, predict_split  # noqa: E402
+from polychromify.evaluate import predict_split, score_predictions  # noqa: E402
 
 COLUMNS = [  # (key, header, format)
     ("model", "Model", "{}"),
@@ -50,7 +50,8 @@ def compare(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = ["grey"] + [r for r in runs if r != "grey"]
-    rows = [evaluate_dataset(name, data, split, limit) for name in names]
+    preds = {name: predict_split(name, data, split, limit) for name in names}  # one prediction per model
+    rows = [score_predictions(name, *preds[name]) for name in names]
     for r in rows:
         r["model"] = Path(r["model"]).name if r["model"] not in ("grey", "default") else r["model"]
     with open(out / "results.csv", "w", newline="") as f:
@@ -59,10 +60,10 @@ def compare(
         writer.writerows({k: r.get(k) for k, _, _ in COLUMNS} for r in rows)
     table = markdown_table(rows)
     (out / "results.md").write_text(table + "\n")
-    samples = {name: predict_split(name, data, split, grid_rows) for name in names}
+    samples = {name: tuple(x[:grid_rows] for x in preds[name][:3]) for name in names}
     _save(_grid(samples), out / "grid.png")
     _save(_curves([r for r in runs if (Path(r) / "metrics.jsonl").exists()]), out / "curves.png")
-    _save(_histograms({n: predict_split(n, data, split, limit) for n in names}), out / "ab_histograms.png")
+    _save(_histograms(preds), out / "ab_histograms.png")
     return table
 
 
@@ -82,7 +83,7 @@ def markdown_table(rows: list[dict]) -> str:
 
 def _grid(samples: dict[str, tuple]) -> plt.Figure:
     names = list(samples)
-    L, _, true, _ = samples[names[0]]
+    L, _, true = samples[names[0]]  # (L, predicted ab, true ab) of the first rows
     n = len(L)
     cols = ["Input", *[x for x in names if x != "grey"], "Original"]
     fig, axes = plt.subplots(n, len(cols), figsize=(1.6 * len(cols), 1.6 * n), squeeze=False)

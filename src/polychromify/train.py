@@ -326,12 +326,7 @@ class Trainer:
         weights = self.run / checkpoint.WEIGHTS
         if not weights.exists():
             checkpoint.save_weights(weights, self.model)
-        config = {"arch": self.model.arch, "parameters": sum(p.numel() for p in self.model.parameters())}
-        from polychromify import __version__
-
-        checkpoint.atomic_write_text(
-            self.run / checkpoint.CONFIG, json.dumps(config | {"version": __version__} | extra, indent=1)
-        )
+        checkpoint.write_config(self.run, self.model, extra)
 
     def _load_state(self) -> None:
         path = self.run / STATE

@@ -10,6 +10,7 @@ leaves either no DIR or the previous one.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -317,17 +318,9 @@ def _build(
     }
 
 
-class _NoPool:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def _pool(workers: int):
     if workers <= 1:
-        return _NoPool()
+        return contextlib.nullcontext()
     return mp.get_context("spawn").Pool(workers)
 
 
