@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -53,6 +54,10 @@ def bad_files(folder: Path) -> dict[str, str]:
     }
     for name, (data, _) in files.items():
         (folder / name).write_bytes(data)
+    frames = [make_photo(i, (30, 20)) for i in range(3)]
+    for name in ("animated.gif", "animated.webp"):
+        frames[0].save(folder / name, save_all=True, append_images=frames[1:], duration=100)
+        files[name] = (b"", "animated")
     grey = Image.fromarray(np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (64, 1)), "L").convert("RGB")
     grey.save(folder / "grey.jpg")
     return {name: word for name, (_, word) in files.items()} | {"grey.jpg": "no colour"}
@@ -110,3 +115,46 @@ def wide_gamut_icc() -> bytes:
                 ">iii", *(int(v * 65536) for v in (x * 1.3, y * 0.7, z))
             )
     return bytes(data)
+
+
+def odd_shapes(folder: Path) -> dict[str, tuple[int, int]]:
+    """Valid colour images of extreme shapes and names: {file name: (width, height)}. The names include one
+    that is not UTF-8 (as Linux allows), returned as Python decodes it (with a surrogate escape)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    shapes = {"one.png": (1, 1), "row.png": (50, 1), "column.jpg": (1, 50), "still.gif": (40, 30)}
+    for name, (w, h) in shapes.items():
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / name)
+    latin1 = os.fsdecode(b"caf\xe9.jpg")  # 'café' in Latin-1: not valid UTF-8
+    make_photo(4, (40, 30)).save(folder / latin1)
+    return shapes | {latin1: (40, 30)}
+
+
+# EXIF orientation -> the transform that makes the stored pixels upright (EXIF 2.3, tag 0x0112)
+ORIENTATIONS = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+    0: None,  # out-of-range values are ignored
+    9: None,
+    65535: None,
+}
+
+
+def exif_orientations(folder: Path) -> dict[str, Image.Image]:
+    """A lossless PNG per EXIF orientation value, valid or not: {file name: expected upright image}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    im = make_photo(6, (40, 20))
+    expected = {}
+    for value, transform in ORIENTATIONS.items():
+        exif = Image.Exif()
+        exif[0x0112] = value
+        name = f"orientation{value}.png"
+        im.save(folder / name, exif=exif.tobytes())
+        expected[name] = im if transform is None else im.transpose(transform)
+    return expected

@@ -4,7 +4,7 @@ from PIL import Image
 
 from polychromify.data.images import ImageError, open_image
 from tests.conftest import make_photo
-from tests.corpus import bad_files, exif_rotated, odd_but_valid, wide_gamut_icc
+from tests.corpus import bad_files, exif_orientations, exif_rotated, odd_but_valid, odd_shapes, wide_gamut_icc
 
 
 def test_bad_files_raise_image_error_with_reason(tmp_path):
@@ -61,3 +61,15 @@ def test_draft_decodes_big_jpeg_smaller(tmp_path):
     assert open_image(tmp_path / "big.jpg").size == (1600, 1200)
     small = open_image(tmp_path / "big.jpg", min_size=128)
     assert 128 <= min(small.size) < 1200
+
+
+def test_every_exif_orientation_is_made_upright(tmp_path):
+    for name, upright in exif_orientations(tmp_path).items():
+        got = open_image(tmp_path / name)
+        assert got.size == upright.size, name
+        assert np.array_equal(np.asarray(got), np.asarray(upright.convert("RGB"))), name
+
+
+def test_extreme_shapes_and_names_decode(tmp_path):
+    for name, size in odd_shapes(tmp_path).items():
+        assert open_image(tmp_path / name).size == size, name

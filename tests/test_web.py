@@ -74,7 +74,7 @@ def test_palette(client):
 def test_every_bad_request_is_one_json_error(client, tmp_path):
     bad = bad_files(tmp_path)
     cases = []
-    for name in ("zero.jpg", "truncated.jpg", "notes.jpg", "readme.txt", "bomb.png"):
+    for name in sorted(set(bad) - {"grey.jpg"}):  # grey is a valid upload
         cases.append(({"image": (name, (tmp_path / name).read_bytes())}, {}))
     cases += [
         ({"image": ("s.jpg", SHEEP)}, {"hints": "not json"}),

@@ -183,6 +183,8 @@ def _save(rgb: np.ndarray, dst: Path) -> None:
     try:
         Image.fromarray(rgb, "RGB").save(tmp, fmt, **options)
         os.replace(tmp, dst)
+        for stale in dst.parent.glob(f".{glob.escape(dst.name)}.tmp-*"):  # left by a killed earlier run
+            stale.unlink(missing_ok=True)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise PolychromifyError(f"cannot write {dst}: {exc.strerror or exc}") from None

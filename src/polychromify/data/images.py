@@ -1,7 +1,7 @@
 """Decode any photo a user may have into 8-bit sRGB, safely.
 
-Handles EXIF orientation, palette/alpha, CMYK, 16-bit and ICC-tagged images, refuses decompression
-bombs and truncated files, and decodes large JPEGs at reduced size when only a small image is needed.
+Handles EXIF orientation, palette/alpha, still GIFs, CMYK, 16-bit and ICC-tagged images, refuses decompression
+bombs, animations and truncated files; decodes large JPEGs at reduced size when only a small image is needed.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from polychromify.errors import PolychromifyError
 
-FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF"}
-EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF"}
+EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 MAX_PIXELS = 120_000_000  # ~ a 13k x 9k photo; larger is refused as a likely decompression bomb
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -52,6 +52,8 @@ def open_image(src: str | Path | bytes | BinaryIO, min_size: int | None = None) 
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise ImageError(f"image too large ({w}x{h} pixels, limit {MAX_PIXELS:,})")
+            if getattr(im, "is_animated", False) and im.format != "MPO":  # MPO: a camera's JPEG + preview
+                raise ImageError(f"animated image ({im.n_frames} frames); only still photos are supported")
             if min_size and im.format in ("JPEG", "MPO"):
                 scale = min(w, h) / min_size
                 if scale >= 2:

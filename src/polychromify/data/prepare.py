@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import glob
 import hashlib
 import json
 import multiprocessing as mp
@@ -33,6 +34,7 @@ from polychromify.errors import PolychromifyError
 FORMAT = "polychromify-dataset"
 SPLITS = ("train", "val", "test")
 MIN_CROP_SCALE = 0.3  # random crops cover 30%..90% of the shorter side
+MIN_SIDE = 16  # smaller photos are skipped: a 1xN stripe stretched to SxS teaches nothing
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,8 @@ def _process(job: tuple[str, bool, str, PrepareConfig]) -> dict:
     except ImageError as exc:
         return {"rel": rel, "sha": sha, "error": str(exc)}
     w, h = im.size
+    if min(w, h) < MIN_SIDE:
+        return {"rel": rel, "sha": sha, "error": f"too small ({w}x{h} pixels, at least {MIN_SIDE} a side)"}
     boxes: list[tuple[int, int, int, int] | None] = [_main_box(w, h, cfg.resize)]
     rng = np.random.default_rng(int(sha[:16], 16) ^ cfg.seed)
     for _ in range(cfg.crops_per_image):
@@ -225,6 +229,7 @@ def prepare(
     if not items:
         raise PolychromifyError(f"no files found in {src}")
     fp = fingerprint(src, items, cfg)
+    _clear_leftovers(out)
     if out.exists():
         if is_dataset(out):
             old = json.loads((out / "manifest.json").read_text())
@@ -328,6 +333,29 @@ def _write_json(path: Path, obj: object) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1))
     os.replace(tmp, path)
+
+
+def _clear_leftovers(out: Path) -> None:
+    """Tidy what a killed run (SIGKILL, power cut) left beside `out`: its temporary folder is removed, and a
+    previous dataset caught between the two renames of `_replace_dir` is put back."""
+    for left in out.parent.glob(f".{glob.escape(out.name)}.*-*"):
+        kind, _, pid = left.name[len(out.name) + 2 :].partition("-")
+        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind == "old" and not out.exists():
+            os.replace(left, out)
+        else:
+            shutil.rmtree(left, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _replace_dir(new: Path, dst: Path) -> None:

@@ -140,7 +140,7 @@ def create_app(models: dict[str, str | Path] | None = None, limits: Limits | Non
         c = colorizer(model)
         if parsed and not c.takes_hints:
             raise ApiError(400, f"model {model!r} does not take colour hints")
-        rgb = _decode(await _read_upload(image, limits), limits)
+        rgb = await run_in_threadpool(_decode, await _read_upload(image, limits), limits)
         body = await admitted(_colorize_bytes, c, rgb, parsed, saturation, format)
         return Response(body, media_type=f"image/{format}")
 
@@ -155,7 +155,7 @@ def create_app(models: dict[str, str | Path] | None = None, limits: Limits | Non
         c = colorizer(model)
         if c.model.kind != "classification":
             raise ApiError(400, f"model {model!r} cannot suggest colours")
-        rgb = _decode(await _read_upload(image, limits), limits)
+        rgb = await run_in_threadpool(_decode, await _read_upload(image, limits), limits)
         h, w = rgb.shape[:2]
         if not (0 <= x < w and 0 <= y < h):
             raise ApiError(400, f"point ({x:g},{y:g}) is outside the {w}x{h} image")
@@ -184,7 +184,8 @@ async def _read_upload(upload: UploadFile, limits: Limits) -> bytes:
 
 
 def _decode(data: bytes, limits: Limits) -> np.ndarray:
-    """Content-sniffed decode (the file name is ignored), with the pixel limit checked before decoding."""
+    """Content-sniffed decode (the file name is ignored), with the pixel limit checked before decoding.
+    Runs in the thread pool, so a large upload does not hold up the event loop."""
     try:
         with Image.open(io.BytesIO(data)) as probe:
             w, h = probe.size
