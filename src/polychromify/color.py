@@ -35,7 +35,9 @@ def rgb_to_lab(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def lab_to_rgb(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """L (H,W) in [0,100] and ab (H,W,2) in [-1,1] -> sRGB uint8 (H,W,3); out-of-gamut values are clipped."""
     lab = np.concatenate([L[..., None], ab * AB_SCALE], axis=-1).astype(np.float64)
-    rgb = skcolor.lab2rgb(lab, illuminant="D65")
+    with warnings.catch_warnings():  # skimage warns about the clipping we document and want
+        warnings.filterwarnings("ignore", "Conversion from CIE-LAB", UserWarning)
+        rgb = skcolor.lab2rgb(lab, illuminant="D65")
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 

@@ -60,11 +60,24 @@ def compare(
         writer.writerows({k: r.get(k) for k, _, _ in COLUMNS} for r in rows)
     table = markdown_table(rows)
     (out / "results.md").write_text(table + "\n")
-    samples = {name: tuple(x[:grid_rows] for x in preds[name][:3]) for name in names}
+    picks = _distinct_photos(data, split, len(preds["grey"][0]), grid_rows)
+    samples = {name: tuple(x[picks] for x in preds[name][:3]) for name in names}
     _save(_grid(samples), out / "grid.png")
     _save(_curves([r for r in runs if (Path(r) / "metrics.jsonl").exists()]), out / "curves.png")
     _save(_histograms(preds), out / "ab_histograms.png")
     return table
+
+
+def _distinct_photos(data: str | Path, split: str, n: int, k: int) -> np.ndarray:
+    """Indices of up to k samples from different photos (the first view of each), spread over the split:
+    with random crops, consecutive samples are views of one photo."""
+    from polychromify.data.dataset import LabDataset
+
+    first: dict[str, int] = {}
+    for i, sample in enumerate(LabDataset(data, split).samples[:n]):
+        first.setdefault(sample["source"], i)
+    idx = np.array(list(first.values()))
+    return idx[np.linspace(0, len(idx) - 1, min(k, len(idx))).round().astype(int)]
 
 
 def markdown_table(rows: list[dict]) -> str:
