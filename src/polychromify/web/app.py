@@ -189,8 +189,10 @@ def _decode(data: bytes, limits: Limits) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as probe:
             w, h = probe.size
+    except Image.DecompressionBombError:
+        raise ApiError(413, f"image too large, limit {limits.max_pixels:,} pixels") from None
     except Exception:  # noqa: BLE001 - anything Pillow cannot identify is simply not an image
-        raise ApiError(415, "not an image (JPEG, PNG, WebP, BMP or TIFF expected)") from None
+        raise ApiError(415, "not an image (JPEG, PNG, WebP, BMP, TIFF or GIF expected)") from None
     if w * h > limits.max_pixels:
         raise ApiError(413, f"image too large: {w}x{h} pixels, limit {limits.max_pixels:,}")
     try:

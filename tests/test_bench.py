@@ -1,0 +1,68 @@
+"""The benchmark scripts run in their tiny modes and print valid JSON with the documented keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def bench(script: str, *args: str) -> object:
+    env = os.environ | {"PYTHONPATH": str(REPO / "src")}
+    r = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=REPO,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout)
+
+
+def test_load_test_against_serve():
+    out = bench("load.py", "--quick")
+    assert out["requests"] == 24 and out["valid"] > 0 and out["invalid"] > 0
+    assert out["errors_5xx"] == 0 and out["dropped"] == 0 and out["wrong"] == 0
+    assert 0 < out["p50_ms"] <= out["p95_ms"] and out["rss_mb_peak"] >= out["rss_mb_after_warmup"] > 0
+
+
+def test_peak_and_train_benchmarks_tiny():
+    peak = bench("peak.py", "--size", "256", "--repeats", "2")
+    assert peak["fp32_gflops"] > 0 and peak["bf16_gflops"] > 0
+    rows = bench("train.py", "--models", "cnn,v1", "--quick", "--size", "32", "--batch", "2")
+    keys = {"model", "precision", "flops_per_image", "train_images_per_s", "infer_images_per_s"}
+    keys |= {"train_peak_fraction", "infer_peak_fraction"}
+    assert [(r["model"], r["precision"]) for r in rows] == [
+        ("cnn", "fp32"),
+        ("cnn", "bf16"),
+        ("v1", "fp32"),
+        ("v1", "bf16"),
+    ]
+    for r in rows:
+        assert keys <= set(r) and r["train_images_per_s"] > 0 and r["infer_images_per_s"] > 0
+        assert r["train_flops_per_image"] > r["flops_per_image"] > 0  # backward costs more than forward
+    assert rows[0]["flops_per_image"] == rows[1]["flops_per_image"]  # precision does not change the count
+
+
+def test_bf16_inference_matches_fp32():
+    import torch
+
+    from polychromify.inference import resolve_model
+
+    torch.manual_seed(0)
+    model = resolve_model("default")
+    L = torch.rand(2, 1, 64, 64) * 2 - 1
+    ref = model.predict_ab(L).float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model.predict_ab(L).float()
+    assert (ref - low).abs().mean() < 0.01  # ab in [-1, 1]: under ~1.3 CIELAB units on average
+
+
+def test_loader_benchmark(tiny_dataset):
+    out = bench("loader.py", "--data", str(tiny_dataset), "--batch", "4", "--seconds", "0.2")
+    assert out["size"] == 32 and out["loader_images_per_s"] > 0
