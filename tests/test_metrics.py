@@ -70,3 +70,14 @@ def test_image_metrics_and_grey_baseline():
     grey = evaluate_images("grey", SAMPLES / "color")
     assert grey["images"] == 4 and grey["cf"] < 1 and grey["delta_cf"] > 10
     assert 0 < grey["auc_rebalanced"] < grey["auc"] < 100
+
+
+def test_fast_grey_matches_the_exact_srgb_luminance():
+    rgb = np.random.default_rng(0).integers(0, 256, (500, 500, 3), dtype=np.uint8)
+    v = rgb / 255.0
+    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    y = lin @ np.array([0.212671, 0.715160, 0.072169])
+    exact = np.clip(np.where(y <= 0.0031308, 12.92 * y, 1.055 * y ** (1 / 2.4) - 0.055) * 255 + 0.5, 0, 255)
+    diff = np.abs(to_grey(rgb).astype(int) - exact.astype(np.uint8))
+    assert diff.max() <= 1 and diff.mean() < 0.01
+    np.testing.assert_array_equal(to_grey(np.stack([rgb[..., 0]] * 3, -1)), rgb[..., 0])  # grey stays

@@ -168,16 +168,33 @@ def grey_lightness() -> np.ndarray:
 
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
-    """(H,W) or (H,W,3) uint8 -> (H,W) uint8 grey levels with the CIELAB lightness of each pixel."""
+    """(H,W) or (H,W,3) uint8 -> (H,W) uint8 grey levels with the CIELAB lightness of each pixel.
+
+    Luminance Y from linear light in 1/65535 units (integer tables), then sRGB-encoded: one grey level
+    off the exact formula for ~0.2% of colours, and several times faster on multi-megapixel photos."""
     if rgb.ndim == 2:
         return rgb
     if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
         return np.ascontiguousarray(rgb[..., 0])  # already grey, stored as RGB
+    channels, encode = _grey_tables()
+    t = _read_only(np.ascontiguousarray(rgb)).view(-1, 3).to(torch.int32)
+    y = channels[0].index_select(0, t[:, 0])
+    y.add_(channels[1].index_select(0, t[:, 1])).add_(channels[2].index_select(0, t[:, 2]))
+    return encode.index_select(0, y).view(rgb.shape[:2]).numpy()
+
+
+@functools.lru_cache(maxsize=1)
+def _grey_tables() -> tuple[torch.Tensor, torch.Tensor]:
+    """(3,256) int32: each channel's linear light times its weight in Y, in 1/65535 units; and the
+    sRGB-encoded grey level (uint8) of every such Y (sums may round up to 2 units past 1)."""
     v = np.arange(256) / 255.0
-    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
-    y = lin[rgb[..., 0]] * 0.212671 + lin[rgb[..., 1]] * 0.715160 + lin[rgb[..., 2]] * 0.072169
+    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    one = (1 << 16) - 1
+    weights = (0.212671, 0.715160, 0.072169)  # sRGB primaries, D65
+    channels = np.stack([np.rint(lin * w * one) for w in weights]).astype(np.int32)
+    y = np.minimum(np.arange(one + 3) / one, 1.0)
     g = np.where(y <= 0.0031308, 12.92 * y, 1.055 * np.power(y, 1 / 2.4) - 0.055)
-    return np.clip(g * 255 + 0.5, 0, 255).astype(np.uint8)
+    return torch.from_numpy(channels), torch.from_numpy(np.clip(g * 255 + 0.5, 0, 255).astype(np.uint8))
 
 
 @functools.lru_cache(maxsize=1)
@@ -194,8 +211,22 @@ def _rgb_table() -> torch.Tensor:
 
 
 def grey_ab_to_rgb(grey: np.ndarray, ab: torch.Tensor) -> np.ndarray:
-    """grey (H,W) uint8 and ab (2,H,W) in [-1,1] -> sRGB (H,W,3) uint8 with the grey level's own L."""
-    q = ((ab * AB_SCALE + 128) / LUT_STEP).round_().clamp_(0, _K - 1).to(torch.int32)
-    idx = torch.from_numpy(grey).to(torch.int32) * (_K * _K) + q[0] * _K + q[1]
-    packed = _rgb_table()[idx].numpy()  # little-endian int32: bytes r, g, b, 0
+    """grey (H,W) uint8 and ab (2,h,w) in [-1,1] -> sRGB (H,W,3) uint8 with the grey level's own L.
+
+    A smaller ab is upsampled bilinearly to (H,W); it is scaled to table units first, at its own size
+    (scaling commutes with bilinear interpolation), so the full-resolution work is one resize, a rounding
+    and one table lookup."""
+    q = ab.float() * (AB_SCALE / LUT_STEP) + 128 / LUT_STEP
+    if tuple(q.shape[-2:]) != grey.shape:
+        q = torch.nn.functional.interpolate(q[None], size=grey.shape, mode="bilinear", align_corners=False)[0]
+    q = q.round_().clamp_(0, _K - 1).to(torch.int32)
+    idx = _read_only(grey).to(torch.int32).mul_(_K * _K).add_(q[0].mul_(_K)).add_(q[1])
+    packed = _rgb_table().index_select(0, idx.view(-1)).numpy()  # little-endian int32: bytes r, g, b, 0
     return packed.view(np.uint8).reshape(*grey.shape, 4)[..., :3]
+
+
+def _read_only(a: np.ndarray) -> torch.Tensor:
+    """A tensor sharing an array (perhaps read-only, as Pillow decodes) that is only read, never written."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+        return torch.from_numpy(a)

@@ -137,9 +137,7 @@ class Colorizer:
         """Full-resolution grey (H,W) uint8 + small ab (2,gh,gw) -> colour (H,W,3) uint8 with the grey's L."""
         if saturation < 0:
             raise PolychromifyError("saturation must be >= 0")
-        h, w = grey.shape
-        full = torch.nn.functional.interpolate(ab[None], size=(h, w), mode="bilinear", align_corners=False)[0]
-        return grey_ab_to_rgb(grey, full * saturation)
+        return grey_ab_to_rgb(grey, ab * saturation)  # upsampled to the grey's size inside
 
 
 def _grid(h: int, w: int, size: int) -> tuple[int, int]:
