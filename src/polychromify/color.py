@@ -32,9 +32,10 @@ def rgb_to_lab(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lab[..., 0].astype(np.float32), (lab[..., 1:] / AB_SCALE).astype(np.float32)
 
 
-def lab_to_rgb(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """L (H,W) in [0,100] and ab (H,W,2) in [-1,1] -> sRGB uint8 (H,W,3); out-of-gamut values are clipped."""
-    lab = np.concatenate([L[..., None], ab * AB_SCALE], axis=-1).astype(np.float64)
+def lab_to_rgb(L: np.ndarray, ab: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """L (H,W) in [0,100] and ab (H,W,2) in [-1,1] -> sRGB uint8 (H,W,3); out-of-gamut values are clipped.
+    dtype=np.float32 is ~2.4x faster and differs by one level for ~1e-5 of colours."""
+    lab = np.concatenate([L[..., None], ab * AB_SCALE], axis=-1).astype(dtype)
     with warnings.catch_warnings():  # skimage warns about the clipping we document and want
         warnings.filterwarnings("ignore", "Conversion from CIE-LAB", UserWarning)
         rgb = skcolor.lab2rgb(lab, illuminant="D65")
@@ -206,7 +207,7 @@ def _rgb_table() -> torch.Tensor:
     ab = np.broadcast_to(np.stack([a.ravel(), b.ravel()], -1)[None], (256, _K * _K, 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # out-of-gamut entries are clipped, as everywhere else
-        rgb = lab_to_rgb(L, ab).astype(np.int32)  # (256, K*K, 3)
+        rgb = lab_to_rgb(L, ab, np.float32).astype(np.int32)  # (256, K*K, 3), built in ~0.6 s
     return torch.from_numpy((rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16).ravel())
 
 
