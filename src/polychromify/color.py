@@ -205,9 +205,7 @@ def _rgb_table() -> torch.Tensor:
     a, b = np.meshgrid(ab_axis, ab_axis, indexing="ij")
     L = np.repeat(grey_lightness()[:, None], _K * _K, axis=1)  # (256, K*K)
     ab = np.broadcast_to(np.stack([a.ravel(), b.ravel()], -1)[None], (256, _K * _K, 2))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # out-of-gamut entries are clipped, as everywhere else
-        rgb = lab_to_rgb(L, ab, np.float32).astype(np.int32)  # (256, K*K, 3), built in ~0.6 s
+    rgb = lab_to_rgb(L, ab, np.float32).astype(np.int32)  # (256, K*K, 3), built in ~0.6 s
     return torch.from_numpy((rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16).ravel())
 
 

@@ -110,6 +110,7 @@ def colorize_files(
 ) -> tuple[int, int, int]:
     """Colorize every job; bad inputs are reported (one line each) and skipped. Consecutive photos of the
     same size share a forward pass (up to `batch_size`). Returns (done, skipped, failed)."""
+    _clear_stale_temps(jobs)
     inputs = {j.src.resolve() for j in jobs if j.src.exists()}
     counts = {"done": 0, "skipped": 0, "failed": 0}
     seen: set[Path] = set()
@@ -174,6 +175,17 @@ def _read(path: Path) -> np.ndarray:
         raise PolychromifyError(str(exc)) from None
 
 
+def _clear_stale_temps(jobs: Sequence[Job]) -> None:
+    """Remove the temporary files (`.NAME.tmp-PID`, see `_save`) that a killed earlier run left beside these
+    jobs' outputs: one listing per output folder, before the run, rather than one per photo written."""
+    wanted = {(j.dst.parent, f".{j.dst.name}") for j in jobs}
+    for folder in {parent for parent, _ in wanted if parent.is_dir()}:
+        for left in folder.iterdir():
+            name, sep, pid = left.name.rpartition(".tmp-")
+            if sep and pid.isdigit() and (folder, name) in wanted:
+                left.unlink(missing_ok=True)
+
+
 def _save(rgb: np.ndarray, dst: Path) -> None:
     """Atomic write (temp file, then rename) in the format its extension names."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -183,8 +195,6 @@ def _save(rgb: np.ndarray, dst: Path) -> None:
     try:
         Image.fromarray(rgb, "RGB").save(tmp, fmt, **options)
         os.replace(tmp, dst)
-        for stale in dst.parent.glob(f".{glob.escape(dst.name)}.tmp-*"):  # left by a killed earlier run
-            stale.unlink(missing_ok=True)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise PolychromifyError(f"cannot write {dst}: {exc.strerror or exc}") from None
