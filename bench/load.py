@@ -29,6 +29,8 @@ import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tests.corpus import bomb_png  # noqa: E402  (the test suite's hostile files; pytest is a dev dependency)
 
 
 def _payloads(quick: bool) -> list[tuple[str, dict, dict, np.ndarray | None]]:
@@ -46,29 +48,15 @@ def _payloads(quick: bool) -> list[tuple[str, dict, dict, np.ndarray | None]]:
         hint = [{"x": im.width // 2, "y": im.height // 2, "color": "#3080ff"}]
         out.append(("valid", files, {"hints": json.dumps(hint), "saturation": "1.5"}, grey))
     jpeg = out[0][1]["image"][1]
-    bomb = _bomb_png()
     out += [
         ("invalid", {"image": ("zero.jpg", b"")}, {}, None),
         ("invalid", {"image": ("notes.jpg", b"not a photo\n" * 50)}, {}, None),
         ("invalid", {"image": ("cut.jpg", jpeg[: len(jpeg) // 3])}, {}, None),
-        ("invalid", {"image": ("bomb.png", bomb)}, {}, None),
+        ("invalid", {"image": ("bomb.png", bomb_png())}, {}, None),
         ("invalid", {"image": ("s.jpg", jpeg)}, {"hints": "[{"}, None),
         ("invalid", {"image": ("s.jpg", jpeg)}, {"saturation": "-3"}, None),
     ]
     return out
-
-
-def _bomb_png() -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0)
-    idat = chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + idat + chunk(b"IEND", b"")
 
 
 def _free_port() -> int:

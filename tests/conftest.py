@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,15 @@ def make_photo(seed: int, size: tuple[int, int] = (48, 40)) -> Image.Image:
     t = np.linspace(0, 1, w)[None, :, None]
     img = c0 * (1 - t) + c1 * t + rng.normal(0, 8, (h, w, 3))
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
+
+
+def digest(folder: Path, pattern: str = "*") -> str:
+    """sha256 over the names and bytes of the files under `folder` matching `pattern`."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob(pattern)):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
 
 
 @pytest.fixture

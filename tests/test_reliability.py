@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -18,7 +17,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from polychromify.web.app import create_app
-from tests.conftest import REPO, make_photo, run_cli
+from tests.conftest import REPO, digest, make_photo, run_cli
 from tests.corpus import bad_files, odd_shapes
 
 # Runs `polychromify ARGS` in a child that SIGKILLs itself on the AT-th call of MODULE.ATTR for which WHEN
@@ -52,14 +51,6 @@ def killed(target: str, at: int, args: list, when: str = "True") -> None:
         env=env,
     )
     assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
-
-
-def digest(folder) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- the corpus through every entry point
