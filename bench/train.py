@@ -1,12 +1,15 @@
 """Training and inference speed of every registered model against the machine's peak; prints JSON.
 
-    python bench/train.py [--models v2,cnn] [--size 128] [--batch 8] [--repeats 3] [--quick]
+    python bench/train.py [--models v2,cnn] [--size 128] [--batch 8] [--repeats 5] [--quick] [--compile]
 
 For each model and precision (fp32; bf16 autocast): FLOPs per image counted by torch.utils.flop_counter
 (forward for inference; forward + backward for training), training images/s (forward, the model's own loss,
-backward, Adam step) and inference images/s (forward, no grad), channels-last, median of --repeats timings
-of --steps steps after a warm-up, and the achieved fraction of the matmul peak of that precision measured
-in the same run (bench/peak.py). Prints a JSON list, one object per model and precision.
+backward, the trainer's fused Adam step) and inference images/s (forward, no grad), channels-last, and the
+achieved fraction of the matmul peak of that precision (bench/peak.py). The host this runs on is shared and
+its speed drifts within seconds, so every timing of --steps steps is paired with a peak measured just
+before it; a row reports the medians over --repeats pairs (images/s, peak, fraction). --compile adds
+rows with torch.compile (inductor; frozen weights for inference), "compiled": true. Prints a JSON list,
+one object per model, precision and compilation.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from peak import matmul_gflops  # noqa: E402
 from polychromify.losses import compute_loss  # noqa: E402
 from polychromify.models.registry import ColorModel, create_model, list_models  # noqa: E402
+from polychromify.train import make_optimizer  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -43,27 +47,39 @@ def _flops(fn) -> int:
     return counter.get_total_flops()
 
 
-def _median_seconds(fn, steps: int, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def _timed(
+    fn, steps: int, repeats: int, dtype: torch.dtype, peak_size: int
+) -> tuple[list[float], list[float]]:
+    """Seconds per call of `fn` and the matmul peak (GFLOP/s) measured just before, for each repeat."""
+    fn()  # warm-up (and compilation)
+    seconds, peaks = [], []
     for _ in range(repeats):
+        peaks.append(matmul_gflops(peak_size, 3, dtype))
         t0 = time.perf_counter()
         for _ in range(steps):
             fn()
-        times.append((time.perf_counter() - t0) / steps)
-    return statistics.median(times)
+        seconds.append((time.perf_counter() - t0) / steps)
+    return seconds, peaks
 
 
-def bench_model(name: str, precision: str, size: int, batch: int, steps: int, repeats: int) -> dict:
+def _fraction(flops: float, seconds: list[float], peaks: list[float]) -> float:
+    """Median over repeats of the achieved FLOP/s over the peak measured just before."""
+    return round(statistics.median(flops / t / 1e9 / p for t, p in zip(seconds, peaks, strict=True)), 3)
+
+
+def bench_model(
+    name: str, precision: str, size: int, batch: int, steps: int, repeats: int, compiled: bool, peak_size: int
+) -> dict:
     torch.manual_seed(0)
     model = create_model(name).to(memory_format=torch.channels_last)
     x, ab = _inputs(model, batch, size)
-    opt = torch.optim.Adam(model.parameters(), 1e-4)
+    opt = make_optimizer(model, 1e-4, torch.device("cpu"))
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    train_forward = torch.compile(model) if compiled else model
 
     def train_step() -> None:
         with autocast:
-            out = model(x)
+            out = train_forward(x)
         loss = compute_loss(model, out.float(), ab)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -74,27 +90,32 @@ def bench_model(name: str, precision: str, size: int, batch: int, steps: int, re
             out = model(x)
         compute_loss(model, out.float(), ab).backward()
 
-    @torch.no_grad()
-    def infer() -> None:
-        with autocast:
-            model(x)
-
     model.train()
     train_flops = _flops(forward_backward) / batch
-    train_s = _median_seconds(train_step, steps, repeats)
+    train_s, train_peaks = _timed(train_step, steps, repeats, DTYPES[precision], peak_size)
     model.eval()
-    infer_flops = _flops(infer) / batch
-    infer_s = _median_seconds(infer, steps, repeats)
+    with torch.no_grad(), torch._inductor.config.patch(freezing=True):
+        infer_forward = torch.compile(model) if compiled else model
+
+        def infer() -> None:
+            with autocast:
+                infer_forward(x)
+
+        infer_flops = _flops(lambda: model(x)) / batch
+        infer_s, infer_peaks = _timed(infer, steps, repeats, DTYPES[precision], peak_size)
+    med = statistics.median
     return {
         "model": name,
         "precision": precision,
+        "compiled": compiled,
         "parameters": sum(p.numel() for p in model.parameters()),
         "flops_per_image": int(infer_flops),
         "train_flops_per_image": int(train_flops),
-        "train_images_per_s": round(batch / train_s, 2),
-        "infer_images_per_s": round(batch / infer_s, 2),
-        "_train_gflops": train_flops * batch / train_s / 1e9,
-        "_infer_gflops": infer_flops * batch / infer_s / 1e9,
+        "train_images_per_s": round(med(batch / t for t in train_s), 2),
+        "infer_images_per_s": round(med(batch / t for t in infer_s), 2),
+        "train_peak_fraction": _fraction(train_flops * batch, train_s, train_peaks),
+        "infer_peak_fraction": _fraction(infer_flops * batch, infer_s, infer_peaks),
+        "peak_gflops": round(med(train_peaks + infer_peaks), 1),
     }
 
 
@@ -104,35 +125,25 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--steps", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--compile", action="store_true", help="also measure torch.compile'd models")
     ap.add_argument("--quick", action="store_true", help="cnn, v2 and unet, one repeat: under a minute")
     a = ap.parse_args()
     names = a.models.split(",") if a.models else (["cnn", "v2", "unet"] if a.quick else list_models())
     steps, repeats = (1, 1) if a.quick else (a.steps, a.repeats)
-    size, reps = (1024, 3) if a.quick else (2048, 10)
-
-    def measure_peak() -> dict[str, float]:
-        return {p: matmul_gflops(size, reps, DTYPES[p]) for p in PRECISIONS}
-
-    before = measure_peak()
+    peak_size = 1024 if a.quick else 2048
     rows = []
     for name in names:
-        for precision in PRECISIONS:
-            r = bench_model(name, precision, a.size, a.batch, steps, repeats)
-            rows.append(r)
-            print(
-                f"{name} {precision}: {r['train_images_per_s']} / {r['infer_images_per_s']} img/s",
-                file=sys.stderr,
-            )
-    after = measure_peak()
-    # The peak is measured before and after the models; on a shared machine it drifts, so the larger of
-    # the two is the denominator (a conservative fraction) and both are reported.
-    for r in rows:
-        peak = max(before[r["precision"]], after[r["precision"]])
-        r["train_peak_fraction"] = round(r.pop("_train_gflops") / peak, 3)
-        r["infer_peak_fraction"] = round(r.pop("_infer_gflops") / peak, 3)
-        r["peak_gflops_before"] = round(before[r["precision"]], 1)
-        r["peak_gflops_after"] = round(after[r["precision"]], 1)
+        for compiled in (False, True) if a.compile else (False,):
+            for precision in PRECISIONS:
+                r = bench_model(name, precision, a.size, a.batch, steps, repeats, compiled, peak_size)
+                rows.append(r)
+                print(
+                    f"{name} {precision}{' compiled' if compiled else ''}: {r['train_images_per_s']} / "
+                    f"{r['infer_images_per_s']} img/s, {r['train_peak_fraction']:.0%} / "
+                    f"{r['infer_peak_fraction']:.0%} of peak",
+                    file=sys.stderr,
+                )
     print(json.dumps(rows, indent=1))
 
 

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -51,21 +53,20 @@ def test_peak_and_train_benchmarks_tiny():
 
 def test_bf16_inference_matches_fp32():
     import numpy as np
-    import torch
     from PIL import Image
 
-    from polychromify.color import normalize_l, rgb_to_lab
-    from polychromify.inference import resolve_model
+    from polychromify.errors import PolychromifyError
+    from polychromify.inference import Colorizer
     from tests.conftest import SAMPLES
 
-    photo = Image.open(SAMPLES / "color" / "tuxpaint-data--sheep.jpg").convert("RGB").resize((128, 80))
-    L = torch.from_numpy(normalize_l(rgb_to_lab(np.asarray(photo))[0]))[None, None]
-    model = resolve_model("default")
-    ref = model.predict_ab(L).float()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        low = model.predict_ab(L).float()
+    photo = np.asarray(Image.open(SAMPLES / "color" / "tuxpaint-data--sheep.jpg").convert("RGB"))
+    greys = [photo[::4, ::4].mean(axis=2).astype(np.uint8)]
+    ref = Colorizer("default").predict_small(greys)[0]
+    low = Colorizer("default", precision="bf16").predict_small(greys)[0]
     assert ref.abs().mean() > 0.02  # real colours (~5 CIELAB units here), not a near-zero output
     assert (ref - low).abs().mean() < 0.05 * ref.abs().mean()  # within 5% of the colour's size
+    with pytest.raises(PolychromifyError, match="precision"):
+        Colorizer("default", precision="fp8")
 
 
 def test_loader_benchmark(tiny_dataset):

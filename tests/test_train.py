@@ -94,9 +94,24 @@ def test_resume_after_interruption_matches_uninterrupted(tiny_dataset, tmp_path,
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2, 3]
 
 
-def test_bf16_training_runs(tiny_dataset, tmp_path):
-    run = train(cfg(tiny_dataset, tmp_path / "bf16", precision="bf16"), progress=False)
+def test_bf16_training_runs_close_to_fp32(tiny_dataset, tmp_path):
+    ref = train(cfg(tiny_dataset, tmp_path / "fp32", epochs=2), progress=False)
+    run = train(cfg(tiny_dataset, tmp_path / "bf16", epochs=2, precision="bf16"), progress=False)
     assert json.loads((run / "config.json").read_text())["train"]["precision"] == "bf16"
+    metrics = [json.loads((r / "metrics.jsonl").read_text().splitlines()[-1]) for r in (ref, run)]
+    assert metrics[1]["val_loss"] == pytest.approx(metrics[0]["val_loss"], rel=0.05)
+
+
+def test_compiled_training_matches_eager(tiny_dataset, tmp_path):
+    from polychromify.models.registry import create_model
+
+    eager = weights(train(cfg(tiny_dataset, tmp_path / "eager"), progress=False))
+    compiled = weights(train(cfg(tiny_dataset, tmp_path / "compiled", compile=True), progress=False))
+    torch.manual_seed(0)
+    start = create_model("v2", neurons="low").state_dict()
+    assert any((eager[k] - start[k]).abs().max() > 1e-5 for k in eager)  # the two steps changed weights
+    for k in eager:
+        torch.testing.assert_close(compiled[k], eager[k], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("balance", ["categories", "clusters"])

@@ -79,9 +79,16 @@ class Colorizer:
     """A loaded model plus the full-resolution recombination; reuse one instance for many images."""
 
     def __init__(
-        self, model: str | Path | ColorModel = "default", device: str = "cpu", input_size: int = 256
+        self,
+        model: str | Path | ColorModel = "default",
+        device: str = "cpu",
+        input_size: int = 256,
+        precision: str = "fp32",
     ) -> None:
+        if precision not in ("fp32", "bf16"):
+            raise PolychromifyError(f"unknown precision {precision!r}: use fp32 or bf16")
         self.device = torch.device(device)
+        self.precision = precision
         self.model = resolve_model(model, self.device)
         self.input_size = input_size
         # A shipped model may name a partner for photos with hints: the default pairs the model that
@@ -129,7 +136,8 @@ class Colorizer:
         x = torch.from_numpy(normalize_l(small)).to(self.device)
         hint_t = torch.stack([_hint_tensor(hs, w, h, gw, gh) for hs in hints]).to(self.device)
         net = self.hint_model if any(hints) else self.model
-        ab = net.predict_ab(x, hint_t if net.takes_hints else None).float().cpu()
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+            ab = net.predict_ab(x, hint_t if net.takes_hints else None).float().cpu()
         return ab, L
 
     @staticmethod

@@ -45,6 +45,7 @@ class TrainConfig:
     max_minutes: float | None = None  # wall-clock budget; stops after the current step
     device: str = "auto"  # auto: cuda > mps > cpu
     precision: str = "fp32"  # or "bf16" (autocast)
+    compile: bool = False  # torch.compile the training forward (and so its backward)
     seed: int = 0
     flip: bool = True  # random horizontal flips
     patience: int = 5  # early stopping on validation loss; 0 = off
@@ -59,6 +60,12 @@ class TrainConfig:
             raise PolychromifyError(f"unknown precision {self.precision!r}: use fp32 or bf16")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise PolychromifyError("--epochs and --batch-size must be >= 1 and --lr > 0")
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """The seed's Adam; fused into one kernel per step where PyTorch has one (CPU, CUDA): on this CPU it
+    halves the update's time, which is ~7% of a training step for the 32M-parameter ECCV16."""
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
 
 
 def pick_device(name: str) -> torch.device:
@@ -116,13 +123,14 @@ class Trainer:
         if rank == 0:  # only once the model and data are known to be good
             _claim_run_dir(self.run, resume, overwrite)
         self.model = self.model.to(memory_format=torch.channels_last)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.opt = make_optimizer(self.model, cfg.lr, device)
         self.class_weights = self._class_weights()
         self.sample_weights = self.train_set.balance_weights(cfg.balance, cfg.seed)
         self.epoch, self.best_val, self.best_epoch, self.seconds, self.bad_epochs = 0, math.inf, -1, 0.0, 0
         if resume:
             self._load_state()
         self.ddp = torch.nn.parallel.DistributedDataParallel(self.model) if world > 1 else self.model
+        self.forward = torch.compile(self.ddp) if cfg.compile else self.ddp
 
     # ------------------------------------------------------------ main loop
 
@@ -194,7 +202,7 @@ class Trainer:
         hints = self._to_device(hints) if hints is not None else None
         x = ColorModel.make_input(L, hints, self.model.takes_hints)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
-            out = self.ddp(x)
+            out = self.forward(x)
         loss = compute_loss(self.model, out.float(), ab, self.class_weights)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
