@@ -73,6 +73,10 @@ def test_folder_mirrored_bad_files_skipped(tmp_path, capsys):
     assert len(failed) == sum(1 for n in bad if n not in ("readme.txt", "grey.jpg"))
     assert (out / "bad" / "grey.jpg").exists()
     assert "colorized" in captured.out and "Traceback" not in captured.err
+    # bf16 arithmetic: the same files, colours within a few levels of fp32
+    assert run_cli("colorize", src / "top.png", "-o", tmp_path / "bf16", "--precision", "bf16") == 0
+    a, b = (np.asarray(Image.open(d / "top.png"), dtype=int) for d in (out, tmp_path / "bf16"))
+    assert a.shape == b.shape and np.abs(a - b).mean() < 2
 
 
 def test_format_exif_and_skip_existing(tmp_path, capsys):

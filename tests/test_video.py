@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from polychromify import video
+from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer
 from polychromify.video import TemporalSmoother, colorize_video
 from tests.conftest import make_photo, run_cli
@@ -99,7 +101,8 @@ def test_cut_detected_in_a_clip(tmp_path, colorizer):
 def test_cli_and_bad_inputs(tmp_path, capsys):
     make_clip(tmp_path / "in.mp4", frames=6, audio=False)
     report = tmp_path / "r.json"
-    assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "out.mkv", "--report", report) == 0
+    fast = ("--preset", "ultrafast", "--precision", "bf16")
+    assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "out.mkv", "--report", report, *fast) == 0
     assert probe(tmp_path / "out.mkv")["frames"] == 6 and "flicker" in report.read_text()
     assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "out.mkv") == 1  # exists
     (tmp_path / "text.mp4").write_text("not a film")
@@ -117,6 +120,8 @@ def test_cli_and_bad_inputs(tmp_path, capsys):
         assert len(err) == 1 and message in err[0], err
     assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "e.mp4", "--codec", "nocodec") == 1
     assert "codec" in capsys.readouterr().err
+    assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "e.mp4", "--preset", "warp") == 1
+    assert "unknown preset" in capsys.readouterr().err
     assert not (tmp_path / "e.mp4").exists()
 
 
@@ -137,17 +142,51 @@ def test_other_containers_in(tmp_path, colorizer, ext, codec):
 def test_interrupt_leaves_a_playable_partial_file(tmp_path, colorizer, monkeypatch):
     make_clip(tmp_path / "in.mp4", frames=24, audio=False)
     calls = {"n": 0}
-    real = Colorizer.compose
+    real = video._colour_frame
 
-    def compose(grey, ab, saturation=1.0):
+    def colour_frame(*args):
         calls["n"] += 1
         if calls["n"] == 13:
             raise KeyboardInterrupt
-        return real(grey, ab, saturation)
+        return real(*args)
 
-    monkeypatch.setattr(Colorizer, "compose", staticmethod(compose))
+    monkeypatch.setattr(video, "_colour_frame", colour_frame)
     with pytest.raises(KeyboardInterrupt):
         colorize_video(tmp_path / "in.mp4", tmp_path / "out.mp4", colorizer, batch_size=8, progress=False)
     assert not (tmp_path / "out.mp4").exists()  # never a half-written file under the final name
     partial = probe(tmp_path / "out.partial.mp4")
     assert 8 <= partial["frames"] < 24
+
+
+def test_fast_4_2_0_path_keeps_luma_and_matches_the_rgb_path(tmp_path, colorizer):
+    make_clip(tmp_path / "in.mp4", frames=2, size=(64, 48), audio=False, colour=True)
+    with av.open(str(tmp_path / "in.mp4")) as c:
+        vf = next(c.decode(video=0))
+    fast = video._decode(vf)
+    assert fast.yuv is not None  # 8-bit 4:2:0, limited range: the fast path
+    plain = video._Decoded(vf.to_ndarray(format="gray"), vf.pts)  # what other formats take
+    assert np.abs(fast.grey.astype(int) - plain.grey).max() <= 1  # the same grey for the network
+    luma = fast.yuv[:48].copy()
+    ab = colorizer.predict_small([fast.grey])[0][0]
+    out_fast = video._colour_frame(fast, ab, 1.0, "yuv420p")
+    out_rgb = video._colour_frame(plain, ab, 1.0, "yuv420p")
+    assert np.array_equal(out_fast.to_ndarray()[:48], luma)  # the film's own luma, bit for bit
+    a, b = (f.to_ndarray(format="rgb24").astype(int) for f in (out_fast, out_rgb))
+    chroma_a, chroma_b = a - a.mean(2, keepdims=True), b - b.mean(2, keepdims=True)
+    assert np.abs(chroma_a).mean() > 10  # colours, not grey
+    assert np.abs(chroma_a - chroma_b).mean() < 0.1 * np.abs(chroma_a).mean()  # the same colours
+    # brightness: the film's luma (gamma-weighted) is kept, not CIELAB lightness; saturated colours come
+    # out a few levels brighter than composing in RGB
+    assert 0 <= (a - b).mean() < 8
+
+
+def test_preset_and_saturation_checked(tmp_path, colorizer):
+    make_clip(tmp_path / "in.mp4", frames=3, audio=False)
+    with pytest.raises(PolychromifyError, match="preset"):
+        colorize_video(tmp_path / "in.mp4", tmp_path / "o.mp4", colorizer, preset="warp", progress=False)
+    with pytest.raises(PolychromifyError, match="saturation"):
+        colorize_video(tmp_path / "in.mp4", tmp_path / "o.mp4", colorizer, saturation=-1, progress=False)
+    fast = colorize_video(
+        tmp_path / "in.mp4", tmp_path / "f.mp4", colorizer, preset="ultrafast", progress=False
+    )
+    assert fast["frames"] == 3 and not (tmp_path / "o.mp4").exists()

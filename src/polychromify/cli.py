@@ -166,6 +166,7 @@ def cmd_video(a: argparse.Namespace) -> int:
             a.codec,
             a.crf,
             a.batch_size,
+            a.preset,
             a.overwrite,
         )
     except KeyboardInterrupt:
@@ -416,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--codec", default="libx264", help="output video codec (default: libx264)")
     p.add_argument("--crf", type=int, default=18, help="x264/x265 quality, lower is better (default: 18)")
+    p.add_argument(
+        "--preset",
+        default="veryfast",
+        help="x264/x265 speed: ultrafast (about 4x faster encoding, files ~2x larger) ... veryslow "
+        "(default: veryfast)",
+    )
     p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default: 8)")
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write frames/s and the flicker figures")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -209,19 +209,43 @@ def _rgb_table() -> torch.Tensor:
     return torch.from_numpy((rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16).ravel())
 
 
-def grey_ab_to_rgb(grey: np.ndarray, ab: torch.Tensor) -> np.ndarray:
-    """grey (H,W) uint8 and ab (2,h,w) in [-1,1] -> sRGB (H,W,3) uint8 with the grey level's own L.
+def build_tables() -> None:
+    """Fill the colour tables now (about a second, once per process) rather than on the first frame."""
+    _chroma_table()
 
-    A smaller ab is upsampled bilinearly to (H,W); it is scaled to table units first, at its own size
-    (scaling commutes with bilinear interpolation), so the full-resolution work is one resize, a rounding
-    and one table lookup."""
+
+def grey_ab_to_rgb(grey: np.ndarray, ab: torch.Tensor) -> np.ndarray:
+    """grey (H,W) uint8 and ab (2,h,w) in [-1,1] -> sRGB (H,W,3) uint8 with the grey level's own L."""
+    packed = _rgb_table().index_select(0, _table_index(grey, ab)).numpy()  # int32: bytes r, g, b, 0
+    return packed.view(np.uint8).reshape(*grey.shape, 4)[..., :3]
+
+
+def grey_ab_to_chroma(grey: np.ndarray, ab: torch.Tensor) -> np.ndarray:
+    """grey (H,W) uint8 and ab (2,h,w) -> (2,H,W) uint8: the (Cb, Cr) planes of `grey_ab_to_rgb`'s colours
+    in BT.601 limited range (what FFmpeg writes for untagged 8-bit video)."""
+    packed = _chroma_table().index_select(0, _table_index(grey, ab)).numpy()  # int16: bytes cb, cr
+    return packed.view(np.uint8).reshape(*grey.shape, 2).transpose(2, 0, 1)
+
+
+def _table_index(grey: np.ndarray, ab: torch.Tensor) -> torch.Tensor:
+    """Flat indices into the (grey, a, b) tables. A smaller ab is upsampled bilinearly to (H,W); it is
+    scaled to table units first, at its own size (scaling commutes with bilinear interpolation), so the
+    full-resolution work is one resize, a rounding and the lookup."""
     q = ab.float() * (AB_SCALE / LUT_STEP) + 128 / LUT_STEP
     if tuple(q.shape[-2:]) != grey.shape:
         q = torch.nn.functional.interpolate(q[None], size=grey.shape, mode="bilinear", align_corners=False)[0]
     q = q.round_().clamp_(0, _K - 1).to(torch.int32)
-    idx = _read_only(grey).to(torch.int32).mul_(_K * _K).add_(q[0].mul_(_K)).add_(q[1])
-    packed = _rgb_table().index_select(0, idx.view(-1)).numpy()  # little-endian int32: bytes r, g, b, 0
-    return packed.view(np.uint8).reshape(*grey.shape, 4)[..., :3]
+    return _read_only(grey).to(torch.int32).mul_(_K * _K).add_(q[0].mul_(_K)).add_(q[1]).view(-1)
+
+
+@functools.lru_cache(maxsize=1)
+def _chroma_table() -> torch.Tensor:
+    """(256 * K * K,) int16: packed (Cb, Cr) bytes of every colour of `_rgb_table`."""
+    packed = _rgb_table()
+    rgb = torch.stack([(packed >> shift) & 255 for shift in (0, 8, 16)], -1).float()
+    matrix = torch.tensor([[-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]) * 224 / 255
+    cbcr = (rgb @ matrix.T).add_(128).round_().to(torch.int32)
+    return (cbcr[:, 0] | cbcr[:, 1] << 8).to(torch.int16)
 
 
 def _read_only(a: np.ndarray) -> torch.Tensor:

