@@ -72,3 +72,16 @@ def test_bf16_inference_matches_fp32():
 def test_loader_benchmark(tiny_dataset):
     out = bench("loader.py", "--data", str(tiny_dataset), "--batch", "4", "--seconds", "0.2")
     assert out["size"] == 32 and out["loader_images_per_s"] > 0
+
+
+def test_precision_benchmark_tiny(tiny_dataset, tmp_path):
+    out = bench(
+        "precision.py", "--data", str(tiny_dataset), "--model", "cnn", "--epochs", "1", "--steps", "1",
+        "--batch", "4", "--out", str(tmp_path / "runs"),
+    )  # fmt: skip
+    assert set(out["runs"]) == {"fp32", "fp32_seed1", "bf16", "fp32_model_bf16_inference"}
+    assert set(out["differences"]) == set(out["runs"]) - {"fp32"}
+    for label, diff in out["differences"].items():
+        expected = out["runs"][label]["auc"] - out["runs"]["fp32"]["auc"]
+        assert diff["auc"] == pytest.approx(expected, abs=1e-4)
+    assert 0 < out["runs"]["fp32"]["auc"] <= 100
