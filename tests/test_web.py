@@ -102,3 +102,16 @@ def test_busy_server_answers_503_with_retry_after():
     app = create_app(limits=Limits(max_queue=0))
     r = TestClient(app).post("/api/colorize", files={"image": ("s.jpg", SHEEP)})
     assert r.status_code == 503 and r.headers["retry-after"] == "2" and "busy" in r.json()["error"]
+
+
+def test_bf16_server_gives_the_same_picture_within_a_few_levels(client):
+    from polychromify.errors import PolychromifyError
+
+    fast = TestClient(create_app(precision="bf16"))
+    a, b = (
+        np.asarray(Image.open(io.BytesIO(c.post("/api/colorize", files={"image": ("s.jpg", SHEEP)}).content)))
+        for c in (client, fast)
+    )
+    assert a.shape == b.shape and np.abs(a.astype(int) - b).mean() < 2
+    with pytest.raises(PolychromifyError, match="precision"):
+        create_app(precision="fp8")

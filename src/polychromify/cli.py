@@ -192,7 +192,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
     for item in a.model:
         models[Path(item).name if item != "default" else "default"] = item
     limits = Limits(max_upload_bytes=a.max_upload_mb * 1024 * 1024, max_pixels=a.max_pixels)
-    app = create_app(models, limits)
+    app = create_app(models, limits, a.precision)
     print(f"serving on http://{a.host}:{a.port}  (models: {', '.join(models)})")
     uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
     return 0
@@ -444,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-pixels", type=int, default=40_000_000, help="largest image (default: 40 megapixels)"
     )
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network arithmetic")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("models", help="list the registered models with their parameter counts")

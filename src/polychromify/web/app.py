@@ -67,10 +67,15 @@ class _Gate:
             self.inside -= 1
 
 
-def create_app(models: dict[str, str | Path] | None = None, limits: Limits | None = None) -> FastAPI:
-    """App serving `models` ({name: 'default' or run folder}); each is loaded once, on first use."""
+def create_app(
+    models: dict[str, str | Path] | None = None, limits: Limits | None = None, precision: str = "fp32"
+) -> FastAPI:
+    """App serving `models` ({name: 'default' or run folder}); each is loaded once, on first use, and runs in
+    `precision` (fp32 or bf16)."""
     models = models or {"default": "default"}
     limits = limits or Limits()
+    if precision not in ("fp32", "bf16"):
+        raise PolychromifyError(f"unknown precision {precision!r}: use fp32 or bf16")
     app = FastAPI(title="Polychromify", version="1", docs_url="/docs")
     loaded: dict[str, Colorizer] = {}
     gate = _Gate(limits.max_queue)
@@ -79,7 +84,7 @@ def create_app(models: dict[str, str | Path] | None = None, limits: Limits | Non
         if name not in models:
             raise ApiError(400, f"unknown model {name!r}; available: {', '.join(models)}")
         if name not in loaded:
-            loaded[name] = Colorizer(models[name])
+            loaded[name] = Colorizer(models[name], precision=precision)
         return loaded[name]
 
     @app.exception_handler(ApiError)
