@@ -17,16 +17,15 @@ import shutil
 import sys
 from pathlib import Path
 
-import torch
-
 from polychromify.evaluate import predict_split, score_predictions
+from polychromify.precision import autocast
 from polychromify.train import TrainConfig, train
 
 METRICS = ("auc", "auc_rebalanced", "psnr_rgb", "ssim", "mse_ab", "seed_accuracy", "delta_cf")
 
 
-def score(run: Path, data: str, bf16: bool = False) -> dict:
-    with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+def score(run: Path, data: str, precision: str = "fp32") -> dict:
+    with autocast("cpu", precision):
         result = score_predictions(run, *predict_split(run, data))
     return {k: round(result[k], 4) for k in METRICS}
 
@@ -60,7 +59,7 @@ def main() -> None:
             "train_seconds": json.loads((run / "config.json").read_text())["train_seconds"]
         }
         print(f"{label}: {rows[label]}", file=sys.stderr)
-    rows["fp32_model_bf16_inference"] = score(out / "fp32", a.data, bf16=True)
+    rows["fp32_model_bf16_inference"] = score(out / "fp32", a.data, "bf16")
     ref = rows["fp32"]
     differences = {
         label: {k: round(row[k] - ref[k], 4) for k in METRICS}

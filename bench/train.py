@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from peak import matmul_gflops  # noqa: E402
 from polychromify.losses import compute_loss  # noqa: E402
 from polychromify.models.registry import ColorModel, create_model, list_models  # noqa: E402
+from polychromify.precision import PRECISIONS, autocast  # noqa: E402
 from polychromify.train import make_optimizer  # noqa: E402
 
-PRECISIONS = ("fp32", "bf16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
@@ -74,11 +74,11 @@ def bench_model(
     model = create_model(name).to(memory_format=torch.channels_last)
     x, ab = _inputs(model, batch, size)
     opt = make_optimizer(model, 1e-4, torch.device("cpu"))
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    amp = autocast("cpu", precision)
     train_forward = torch.compile(model) if compiled else model
 
     def train_step() -> None:
-        with autocast:
+        with amp:
             out = train_forward(x)
         loss = compute_loss(model, out.float(), ab)
         opt.zero_grad(set_to_none=True)
@@ -86,7 +86,7 @@ def bench_model(
         opt.step()
 
     def forward_backward() -> None:
-        with autocast:
+        with amp:
             out = model(x)
         compute_loss(model, out.float(), ab).backward()
 
@@ -98,7 +98,7 @@ def bench_model(
         infer_forward = torch.compile(model) if compiled else model
 
         def infer() -> None:
-            with autocast:
+            with amp:
                 infer_forward(x)
 
         infer_flops = _flops(lambda: model(x)) / batch

@@ -21,6 +21,7 @@ from PIL import Image
 
 from polychromify.color import build_tables
 from polychromify.inference import Colorizer
+from polychromify.precision import PRECISIONS
 from polychromify.video import colorize_video
 
 
@@ -43,7 +44,7 @@ def main() -> None:
     ap.add_argument("--smooth", type=float, default=0.7)
     ap.add_argument("--model", default="default")
     ap.add_argument("--preset", default="veryfast", help="x264 preset")
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--precision", default="fp32", choices=PRECISIONS)
     a = ap.parse_args()
     colorizer = Colorizer(a.model, precision=a.precision)
     t0 = time.perf_counter()

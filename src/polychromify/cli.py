@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from polychromify.errors import PolychromifyError
+from polychromify.precision import PRECISIONS
 
 
 def cmd_prepare(a: argparse.Namespace) -> int:
@@ -444,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-pixels", type=int, default=40_000_000, help="largest image (default: 40 megapixels)"
     )
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="network arithmetic")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="network arithmetic")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("models", help="list the registered models with their parameter counts")
@@ -472,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
     p.add_argument("--max-minutes", type=float, help="wall-clock budget; training stops when it is spent")
     p.add_argument("--device", help="auto (default: cuda > mps > cpu), cpu, cuda, cuda:N, mps")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16 = bfloat16 autocast")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16 = bfloat16 autocast")
     p.add_argument(
         "--compile", action="store_true", help="torch.compile the model (slow start; see docs/performance.md)"
     )
@@ -529,7 +530,7 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")
     p.add_argument(
         "--precision",
-        choices=["fp32", "bf16"],
+        choices=PRECISIONS,
         default="fp32",
         help="network arithmetic: bf16 is faster on CPUs with bf16 units, colours within 1%% of fp32",
     )

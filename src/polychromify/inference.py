@@ -22,6 +22,7 @@ from polychromify.color import grey_ab_to_rgb, grey_lightness, normalize_l, rgb_
 from polychromify.data.images import _to_srgb, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.models.registry import ColorModel
+from polychromify.precision import autocast, check_precision
 
 ASSETS = Path(__file__).parent / "assets"
 HINT_RADIUS = 1  # a hint paints a (2r+1)^2 patch of the network's input grid
@@ -85,10 +86,8 @@ class Colorizer:
         input_size: int = 256,
         precision: str = "fp32",
     ) -> None:
-        if precision not in ("fp32", "bf16"):
-            raise PolychromifyError(f"unknown precision {precision!r}: use fp32 or bf16")
+        self.precision = check_precision(precision)
         self.device = torch.device(device)
-        self.precision = precision
         self.model = resolve_model(model, self.device)
         self.input_size = input_size
         # A shipped model may name a partner for photos with hints: the default pairs the model that
@@ -136,7 +135,7 @@ class Colorizer:
         x = torch.from_numpy(normalize_l(small)).to(self.device)
         hint_t = torch.stack([_hint_tensor(hs, w, h, gw, gh) for hs in hints]).to(self.device)
         net = self.hint_model if any(hints) else self.model
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+        with autocast(self.device.type, self.precision):
             ab = net.predict_ab(x, hint_t if net.takes_hints else None).float().cpu()
         return ab, L
 

@@ -28,6 +28,7 @@ from polychromify.data.dataset import LabDataset
 from polychromify.errors import PolychromifyError
 from polychromify.losses import compute_loss
 from polychromify.models.registry import ColorModel, create_model
+from polychromify.precision import autocast, check_precision
 
 STATE = "train_state.pt"
 METRICS = "metrics.jsonl"
@@ -56,8 +57,7 @@ class TrainConfig:
     val_batches: int | None = None  # cap on validation batches (None = whole split)
 
     def __post_init__(self) -> None:
-        if self.precision not in ("fp32", "bf16"):
-            raise PolychromifyError(f"unknown precision {self.precision!r}: use fp32 or bf16")
+        check_precision(self.precision)
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise PolychromifyError("--epochs and --batch-size must be >= 1 and --lr > 0")
 
@@ -201,7 +201,7 @@ class Trainer:
         L, ab = self._to_device(L), self._to_device(ab)
         hints = self._to_device(hints) if hints is not None else None
         x = ColorModel.make_input(L, hints, self.model.takes_hints)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+        with autocast(self.device.type, self.cfg.precision):
             out = self.forward(x)
         loss = compute_loss(self.model, out.float(), ab, self.class_weights)
         self.opt.zero_grad(set_to_none=True)
@@ -220,7 +220,7 @@ class Trainer:
         for chunk in batches[: self.cfg.val_batches]:
             L, ab = self.val_set.batch(chunk)
             L, ab = self._to_device(L), self._to_device(ab)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+            with autocast(self.device.type, self.cfg.precision):
                 out = self.model(ColorModel.make_input(L, None, self.model.takes_hints)).float()
             pred = self.model.decode(out, L.shape[-2:])
             k = len(chunk)

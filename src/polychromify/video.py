@@ -75,6 +75,7 @@ class _Decoded:
 
 
 def _decode(vf: av.VideoFrame) -> _Decoded:
+    # the fast path stores the two (H/2,W/2) chroma planes as H/4 rows of the (3H/2,W) array: H % 4 == 0
     if vf.format.name == "yuv420p" and vf.color_range != 2 and vf.width % 2 == 0 and vf.height % 4 == 0:
         yuv = vf.to_ndarray()
         return _Decoded(np.asarray(Image.fromarray(yuv[: vf.height]).point(_Y_TO_GREY_LIST)), vf.pts, yuv)

@@ -29,6 +29,7 @@ from polychromify.color import grey_lightness, lab_to_rgb, to_grey
 from polychromify.data.images import ImageError, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
+from polychromify.precision import check_precision
 
 STATIC = Path(__file__).parent / "static"
 
@@ -74,8 +75,7 @@ def create_app(
     `precision` (fp32 or bf16)."""
     models = models or {"default": "default"}
     limits = limits or Limits()
-    if precision not in ("fp32", "bf16"):
-        raise PolychromifyError(f"unknown precision {precision!r}: use fp32 or bf16")
+    check_precision(precision)  # now, not at the first request (models load on first use)
     app = FastAPI(title="Polychromify", version="1", docs_url="/docs")
     loaded: dict[str, Colorizer] = {}
     gate = _Gate(limits.max_queue)
