@@ -4,10 +4,12 @@ import av
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from polychromify import video
 from polychromify.errors import PolychromifyError
-from polychromify.inference import Colorizer
+from polychromify.color import rgb_to_lab
+from polychromify.inference import Colorizer, parse_hint
 from polychromify.video import TemporalSmoother, colorize_video
 from tests.conftest import make_photo, run_cli
 
@@ -165,9 +167,11 @@ def test_fast_4_2_0_path_keeps_luma_and_matches_the_rgb_path(tmp_path, colorizer
     fast = video._decode(vf)
     assert fast.yuv is not None  # 8-bit 4:2:0, limited range: the fast path
     plain = video._Decoded(vf.to_ndarray(format="gray"), vf.pts)  # what other formats take
-    assert np.abs(fast.grey.astype(int) - plain.grey).max() <= 1  # the same grey for the network
+    half = np.asarray(Image.fromarray(plain.grey).reduce(2))  # the fast path's grey: 2x2 means
+    assert fast.grey.shape == (24, 32) and np.abs(fast.grey.astype(int) - half).max() <= 1
     luma = fast.yuv[:48].copy()
-    ab = colorizer.predict_small([fast.grey])[0][0]
+    ab = colorizer.predict_small([fast.grey], size=(48, 64))[0][0]  # the network's grid of the full frame
+    assert ab.shape == colorizer.predict_small([plain.grey])[0][0].shape
     out_fast = video._colour_frame(fast, ab, 1.0, "yuv420p")
     out_rgb = video._colour_frame(plain, ab, 1.0, "yuv420p")
     assert np.array_equal(out_fast.to_ndarray()[:48], luma)  # the film's own luma, bit for bit
@@ -190,3 +194,22 @@ def test_preset_and_saturation_checked(tmp_path, colorizer):
         tmp_path / "in.mp4", tmp_path / "f.mp4", colorizer, preset="ultrafast", progress=False
     )
     assert fast["frames"] == 3 and not (tmp_path / "o.mp4").exists()
+
+
+def test_hint_colours_its_place_in_every_frame(tmp_path, colorizer):
+    make_clip(tmp_path / "in.mp4", frames=4, audio=False)
+    hint = parse_hint("52,36,#ff00ff")  # frame pixels; magenta: nothing a landscape model would predict
+    colorize_video(tmp_path / "in.mp4", tmp_path / "plain.mp4", colorizer, progress=False)
+    colorize_video(tmp_path / "in.mp4", tmp_path / "hint.mp4", colorizer, hints=[hint], progress=False)
+    goal = np.array(hint.ab)
+
+    def ab_near(path, x, y):  # mean ab of every frame's 9x9 patch around (x, y)
+        with av.open(str(path)) as c:
+            rgbs = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        return np.stack([rgb_to_lab(r)[1][y - 4 : y + 5, x - 4 : x + 5].mean((0, 1)) for r in rgbs])
+
+    moved = np.linalg.norm(ab_near(tmp_path / "plain.mp4", 52, 36) - goal, axis=1) - np.linalg.norm(
+        ab_near(tmp_path / "hint.mp4", 52, 36) - goal, axis=1
+    )
+    far = np.linalg.norm(ab_near(tmp_path / "plain.mp4", 8, 8) - ab_near(tmp_path / "hint.mp4", 8, 8), axis=1)
+    assert (moved > 2 / 128).all() and (moved > far).all()  # towards the hint, at the hint's place

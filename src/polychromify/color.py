@@ -147,9 +147,11 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, T: float = 0.38) -> 
     This is the paper's renormalised exp(log z / T). T=1 is the plain mean, T -> 0 the mode; 0.38 is
     Zhang et al.'s choice (vivid yet spatially coherent).
     """
-    probs = torch.softmax(logits / T, dim=1)
-    ab = torch.einsum("nqhw,qc->nchw", probs, bins.to(probs)) / AB_SCALE
-    return ab.clamp(-1, 1)
+    # With Q last, softmax and the mean are over contiguous memory when the logits are channels-last (as
+    # inference runs them): ~3x faster than softmax over dim 1 plus einsum, which copies to reorder.
+    probs = torch.softmax(logits.movedim(1, -1).float() / T, dim=-1)  # (N,H,W,Q)
+    ab = (probs @ bins.to(probs)).movedim(-1, 1).contiguous()  # (N,2,H,W), plain layout for resizing
+    return ab.div_(AB_SCALE).clamp_(-1, 1)
 
 
 # ---------------------------------------------------------------- fast full-resolution output

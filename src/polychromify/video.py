@@ -67,9 +67,11 @@ class TemporalSmoother:
 
 @dataclass
 class _Decoded:
-    """A decoded frame: full-range grey for the network and, for 8-bit 4:2:0 video, its own planes."""
+    """A decoded frame: full-range grey for the network and, for 8-bit 4:2:0 video, its own planes. With
+    the planes, the grey is at the chroma planes' half size (2x2 means of the luma): the network sees a
+    downscaled frame anyway, and the colours are computed at that size."""
 
-    grey: np.ndarray  # (H,W) uint8
+    grey: np.ndarray  # (H,W) uint8, or (H/2,W/2) with yuv
     pts: int | None
     yuv: np.ndarray | None = None  # (3H/2,W) uint8 yuv420p planes: Y kept as decoded, U and V replaced
 
@@ -78,7 +80,8 @@ def _decode(vf: av.VideoFrame) -> _Decoded:
     # the fast path stores the two (H/2,W/2) chroma planes as H/4 rows of the (3H/2,W) array: H % 4 == 0
     if vf.format.name == "yuv420p" and vf.color_range != 2 and vf.width % 2 == 0 and vf.height % 4 == 0:
         yuv = vf.to_ndarray()
-        return _Decoded(np.asarray(Image.fromarray(yuv[: vf.height]).point(_Y_TO_GREY_LIST)), vf.pts, yuv)
+        half = Image.fromarray(yuv[: vf.height]).reduce(2).point(_Y_TO_GREY_LIST)
+        return _Decoded(np.asarray(half), vf.pts, yuv)
     return _Decoded(vf.to_ndarray(format="gray"), vf.pts)
 
 
@@ -89,9 +92,7 @@ def _colour_frame(d: _Decoded, ab: torch.Tensor, saturation: float, pix_fmt: str
     if d.yuv is None or pix_fmt != "yuv420p":
         rgb = Colorizer.compose(d.grey, ab, saturation)
         return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
-    h, w = d.grey.shape
-    half = np.asarray(Image.fromarray(d.grey).reduce(2))  # 2x2 means: the chroma planes' grid
-    d.yuv[h:] = grey_ab_to_chroma(half, ab * saturation).reshape(-1, w)
+    d.yuv[2 * d.grey.shape[0] :] = grey_ab_to_chroma(d.grey, ab * saturation).reshape(-1, d.yuv.shape[1])
     return av.VideoFrame.from_ndarray(d.yuv, format="yuv420p")
 
 
@@ -226,7 +227,7 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
         """Colorize and encode the buffered frames; each encoded frame leaves the buffer at once, so after an
         interruption a second call finishes exactly the frames still missing."""
         nonlocal frames
-        ab, L = colorizer.predict_small([d.grey for d in buffer], [hints] * len(buffer))
+        ab, L = colorizer.predict_small([d.grey for d in buffer], [hints] * len(buffer), (h, w))
         done = 0
         try:
             for d, a, lum in zip(list(buffer), ab, L, strict=True):
@@ -260,7 +261,10 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
                         writer.encode(aout, af)
                 continue
             for vf in packet.decode():
-                buffer.append(_decode(vf))
+                d = _decode(vf)
+                if buffer and buffer[0].grey.shape != d.grey.shape:  # the decoder changed pixel format
+                    flush()
+                buffer.append(d)
                 if len(buffer) >= batch_size:
                     flush()
         if buffer:

@@ -64,7 +64,7 @@ class HintUNet(ColorModel):
 
     def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
         """Logits -> annealed-mean ab (N,2,*size) in [-1,1]."""
-        return super().decode(annealed_mean(out.float(), self.bins, self.temperature), size)
+        return super().decode(annealed_mean(out, self.bins, self.temperature), size)
 
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -96,7 +96,7 @@ class ECCV16(ColorModel):
 
     def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
         """Logits (N,Q,h,w) -> annealed-mean ab (N,2,*size) in [-1,1]."""
-        return super().decode(annealed_mean(out.float(), self.bins, self.temperature), size)
+        return super().decode(annealed_mean(out, self.bins, self.temperature), size)
 
 
 @register_model(
