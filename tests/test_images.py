@@ -27,6 +27,15 @@ def test_unusual_encodings_decode_to_rgb(tmp_path):
         assert im.mode == "RGB" and im.size == (40, 30), name
 
 
+def test_keep_grey_leaves_grey_photos_single_channel(tmp_path):
+    Image.fromarray(np.asarray(make_photo(1, (40, 30)))).convert("L").save(tmp_path / "grey.jpg")
+    make_photo(2, (40, 30)).save(tmp_path / "colour.jpg")
+    grey = open_image(tmp_path / "grey.jpg", keep_grey=True)
+    assert grey.mode == "L" and open_image(tmp_path / "grey.jpg").mode == "RGB"
+    assert np.array_equal(np.asarray(grey), np.asarray(open_image(tmp_path / "grey.jpg"))[..., 0])
+    assert open_image(tmp_path / "colour.jpg", keep_grey=True).mode == "RGB"
+
+
 def test_sixteen_bit_scaled_not_clipped(tmp_path):
     odd_but_valid(tmp_path)
     arr = np.asarray(open_image(tmp_path / "grey16.png"))

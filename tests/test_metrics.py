@@ -63,6 +63,21 @@ def test_grey_table_matches_scikit_image():
     assert np.abs(fast.astype(int) - rgb.astype(int)).mean() < 2.5
 
 
+def test_small_ab_upsampled_to_half_size_matches_full_size():
+    # the network's ab is far smaller than the photo: composing upsamples it to half the photo's size and
+    # shares each value among 2x2 pixels; the colours stay those of a full-size bilinear upsampling
+    rgb = np.asarray(make_photo(3, (96, 64)))
+    ab = torch.from_numpy(rgb_to_lab(rgb)[1]).permute(2, 0, 1)[None]
+    small = torch.nn.functional.interpolate(ab, (16, 24), mode="area")
+    for h, w in ((64, 96), (63, 95)):  # even sizes take the half-size path, odd ones the full-size one
+        g = to_grey(rgb[:h, :w])
+        full = torch.nn.functional.interpolate(small, (h, w), mode="bilinear", align_corners=False)[0]
+        exact = lab_to_rgb(grey_lightness()[g], full.permute(1, 2, 0).numpy())
+        fast = grey_ab_to_rgb(g, small[0])
+        assert fast.shape == (h, w, 3) and fast.flags.c_contiguous
+        assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 1.5
+
+
 def test_image_metrics_and_grey_baseline():
     rgb = np.asarray(make_photo(2, (32, 32)))
     perfect = image_metrics(rgb, rgb)

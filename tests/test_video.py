@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 from polychromify import video
-from polychromify.errors import PolychromifyError
 from polychromify.color import rgb_to_lab
+from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, parse_hint
 from polychromify.video import TemporalSmoother, colorize_video
 from tests.conftest import make_photo, run_cli

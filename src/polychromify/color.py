@@ -202,13 +202,12 @@ def _grey_tables() -> tuple[torch.Tensor, torch.Tensor]:
 
 @functools.lru_cache(maxsize=1)
 def _rgb_table() -> torch.Tensor:
-    """(256 * K * K,) int32: packed sRGB bytes for every (grey level, a, b) on the LUT_STEP grid."""
+    """(256 * K * K, 3) uint8: the sRGB colour of every (grey level, a, b) on the LUT_STEP grid."""
     ab_axis = (np.arange(_K) * LUT_STEP - 128) / AB_SCALE
     a, b = np.meshgrid(ab_axis, ab_axis, indexing="ij")
     L = np.repeat(grey_lightness()[:, None], _K * _K, axis=1)  # (256, K*K)
     ab = np.broadcast_to(np.stack([a.ravel(), b.ravel()], -1)[None], (256, _K * _K, 2))
-    rgb = lab_to_rgb(L, ab, np.float32).astype(np.int32)  # (256, K*K, 3), built in ~0.6 s
-    return torch.from_numpy((rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16).ravel())
+    return torch.from_numpy(lab_to_rgb(L, ab, np.float32).reshape(-1, 3))  # built in ~0.6 s
 
 
 def build_tables() -> None:
@@ -218,8 +217,7 @@ def build_tables() -> None:
 
 def grey_ab_to_rgb(grey: np.ndarray, ab: torch.Tensor) -> np.ndarray:
     """grey (H,W) uint8 and ab (2,h,w) in [-1,1] -> sRGB (H,W,3) uint8 with the grey level's own L."""
-    packed = _rgb_table().index_select(0, _table_index(grey, ab)).numpy()  # int32: bytes r, g, b, 0
-    return packed.view(np.uint8).reshape(*grey.shape, 4)[..., :3]
+    return _rgb_table().index_select(0, _table_index(grey, ab)).view(*grey.shape, 3).numpy()
 
 
 def grey_ab_to_chroma(grey: np.ndarray, ab: torch.Tensor) -> np.ndarray:
@@ -230,21 +228,31 @@ def grey_ab_to_chroma(grey: np.ndarray, ab: torch.Tensor) -> np.ndarray:
 
 
 def _table_index(grey: np.ndarray, ab: torch.Tensor) -> torch.Tensor:
-    """Flat indices into the (grey, a, b) tables. A smaller ab is upsampled bilinearly to (H,W); it is
-    scaled to table units first, at its own size (scaling commutes with bilinear interpolation), so the
-    full-resolution work is one resize, a rounding and the lookup."""
+    """Flat indices into the (grey, a, b) tables. A smaller ab is upsampled bilinearly; it is scaled to
+    table units first, at its own size (scaling commutes with bilinear interpolation). An ab at most half
+    the grey's size (the network's, on any large photo) is upsampled to half the grey's size only and
+    each value serves 2x2 grey pixels, as 4:2:0 JPEG and video store colour: the network's colours hold
+    no finer detail, and it is 3.5x faster on a 12-megapixel photo."""
+    h, w = grey.shape
     q = ab.float() * (AB_SCALE / LUT_STEP) + 128 / LUT_STEP
-    if tuple(q.shape[-2:]) != grey.shape:
-        q = torch.nn.functional.interpolate(q[None], size=grey.shape, mode="bilinear", align_corners=False)[0]
+    half = 2 * q.shape[-2] <= h and 2 * q.shape[-1] <= w and h % 2 == 0 and w % 2 == 0
+    size = (h // 2, w // 2) if half else (h, w)
+    if tuple(q.shape[-2:]) != size:
+        q = torch.nn.functional.interpolate(q[None], size=size, mode="bilinear", align_corners=False)[0]
     q = q.round_().clamp_(0, _K - 1).to(torch.int32)
-    return _read_only(grey).to(torch.int32).mul_(_K * _K).add_(q[0].mul_(_K)).add_(q[1]).view(-1)
+    ab_index = q[0].mul_(_K).add_(q[1])  # (size)
+    index = _read_only(grey).to(torch.int32).mul_(_K * _K)
+    if half:
+        index.view(h // 2, 2, w // 2, 2).add_(ab_index[:, None, :, None])
+    else:
+        index.add_(ab_index)
+    return index.view(-1)
 
 
 @functools.lru_cache(maxsize=1)
 def _chroma_table() -> torch.Tensor:
     """(256 * K * K,) int16: packed (Cb, Cr) bytes of every colour of `_rgb_table`."""
-    packed = _rgb_table()
-    rgb = torch.stack([(packed >> shift) & 255 for shift in (0, 8, 16)], -1).float()
+    rgb = _rgb_table().float()
     matrix = torch.tensor([[-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]) * 224 / 255
     cbcr = (rgb @ matrix.T).add_(128).round_().to(torch.int32)
     return (cbcr[:, 0] | cbcr[:, 1] << 8).to(torch.int16)

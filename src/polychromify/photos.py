@@ -170,7 +170,7 @@ def colorize_files(
 
 def _read(path: Path) -> np.ndarray:
     try:
-        return np.asarray(open_image(path))
+        return np.asarray(open_image(path, keep_grey=True))  # (H,W) for grey photos, else (H,W,3)
     except ImageError as exc:
         raise PolychromifyError(str(exc)) from None
 

@@ -26,11 +26,15 @@ class ImageError(PolychromifyError):
     """A file that cannot be read as a photo; the message says why."""
 
 
-def open_image(src: str | Path | bytes | BinaryIO, min_size: int | None = None) -> Image.Image:
+def open_image(
+    src: str | Path | bytes | BinaryIO, min_size: int | None = None, keep_grey: bool = False
+) -> Image.Image:
     """Decode `src` into an RGB PIL image, EXIF-rotated and converted to sRGB.
 
     `min_size`: the shorter side the caller needs at least; JPEGs are then decoded at a reduced
     scale (Pillow's `draft`), which is several times faster on multi-megapixel photos.
+    `keep_grey`: single-channel photos stay single-channel ('L'): a third of the memory, for callers
+    that only need the grey.
     Raises ImageError with a short reason for anything that is not a readable photo.
     """
     if isinstance(src, bytes):
@@ -60,7 +64,7 @@ def open_image(src: str | Path | bytes | BinaryIO, min_size: int | None = None) 
                     im.draft("RGB", (int(w / scale) + 1, int(h / scale) + 1))
             im.load()
             im = ImageOps.exif_transpose(im)
-            return _to_srgb(im)
+            return _to_srgb(im, keep_grey)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -72,8 +76,9 @@ def open_image(src: str | Path | bytes | BinaryIO, min_size: int | None = None) 
         raise ImageError(f"cannot decode image: {msg}") from None
 
 
-def _to_srgb(im: Image.Image) -> Image.Image:
-    """Any Pillow mode -> 8-bit RGB in sRGB; alpha is composited on white."""
+def _to_srgb(im: Image.Image, keep_grey: bool = False) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB in sRGB (or 'L' for grey ones with keep_grey); alpha is composited
+    on white."""
     icc = im.info.get("icc_profile")
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(im, dtype=np.float64)
@@ -91,6 +96,6 @@ def _to_srgb(im: Image.Image) -> Image.Image:
             im = ImageCms.profileToProfile(im, src_profile, _SRGB, outputMode="RGB")
         except (ImageCms.PyCMSError, OSError):
             pass  # a broken profile: fall back to treating the pixels as sRGB
-    if im.mode != "RGB":
+    if im.mode != "RGB" and not (keep_grey and im.mode == "L"):
         im = im.convert("RGB")
     return im
