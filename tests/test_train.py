@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -201,3 +202,19 @@ def test_ddp_two_processes_match_one_process(tiny_dataset, tmp_path):
     a, b = weights(single), weights(tmp_path / "ddp")
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+
+
+def test_dataset_batch_gathers_in_order_and_flips(tiny_dataset):
+    from polychromify.color import normalize_l
+    from polychromify.data.dataset import LabDataset
+
+    ds = LabDataset(tiny_dataset, "train")
+    idx = np.array([3, 0, 2])
+    L, ab = ds.batch(idx)
+    assert L.dtype == ab.dtype == torch.float32 and L.shape == (3, 1, ds.size, ds.size)
+    for j, i in enumerate(idx):  # the memory-mapped float16 shards, in the order asked
+        np.testing.assert_array_equal(L[j].numpy(), normalize_l(ds._L[0][i].astype(np.float32)))
+        np.testing.assert_array_equal(ab[j].numpy(), ds._ab[0][i].astype(np.float32))
+    Lf, abf = ds.batch(idx, np.array([False, True, False]))
+    assert torch.equal(Lf[1], L[1].flip(-1)) and torch.equal(abf[1], ab[1].flip(-1))
+    assert torch.equal(Lf[[0, 2]], L[[0, 2]]) and torch.equal(abf[[0, 2]], ab[[0, 2]])

@@ -177,10 +177,9 @@ class Trainer:
         )
         total, out_of_time = 0.0, False
         for step in bar:
-            L, ab = self.train_set.batch(order[step * cfg.batch_size : (step + 1) * cfg.batch_size])
-            if cfg.flip:
-                flip = torch.rand(len(L), generator=gen) < 0.5
-                L[flip], ab[flip] = L[flip].flip(-1), ab[flip].flip(-1)
+            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            flip = (torch.rand(len(idx), generator=gen) < 0.5).numpy() if cfg.flip else None
+            L, ab = self.train_set.batch(idx, flip)
             hints = self._hints(ab, gen)
             loss = self.step(L, ab, hints)
             if not math.isfinite(loss):
