@@ -24,6 +24,7 @@ from PIL import Image
 from polychromify.inference import Colorizer
 from polychromify.photos import _read, _save
 from polychromify.precision import PRECISIONS, autocast
+from polychromify.runtime import keep_freed_memory
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -48,7 +49,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     ap.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    ap.add_argument("--malloc", choices=("keep", "glibc"), default="keep", help="keep: as polychromify runs")
     a = ap.parse_args()
+    if a.malloc == "keep":
+        keep_freed_memory()
     if a.threads:
         torch.set_num_threads(a.threads)
     c = Colorizer(a.model, precision=a.precision)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from polychromify.evaluate import predict_split, score_predictions
 from polychromify.precision import autocast
+from polychromify.runtime import keep_freed_memory
 from polychromify.train import TrainConfig, train
 
 METRICS = ("auc", "auc_rebalanced", "psnr_rgb", "ssim", "mse_ab", "seed_accuracy", "delta_cf")
@@ -38,7 +39,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, help="cap on steps per epoch (tiny runs)")
     ap.add_argument("--out", default="runs/precision", help="run folders (replaced)")
+    ap.add_argument("--malloc", choices=("keep", "glibc"), default="keep", help="keep: as polychromify runs")
     a = ap.parse_args()
+    if a.malloc == "keep":
+        keep_freed_memory()
     out = Path(a.out)
     shutil.rmtree(out, ignore_errors=True)
     rows = {}

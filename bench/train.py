@@ -29,6 +29,7 @@ from peak import matmul_gflops  # noqa: E402
 from polychromify.losses import compute_loss  # noqa: E402
 from polychromify.models.registry import ColorModel, create_model, list_models  # noqa: E402
 from polychromify.precision import PRECISIONS, autocast  # noqa: E402
+from polychromify.runtime import keep_freed_memory
 from polychromify.train import make_optimizer  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -128,7 +129,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--compile", action="store_true", help="also measure torch.compile'd models")
     ap.add_argument("--quick", action="store_true", help="cnn, v2 and unet, one repeat: under a minute")
+    ap.add_argument("--malloc", choices=("keep", "glibc"), default="keep", help="keep: as polychromify runs")
     a = ap.parse_args()
+    if a.malloc == "keep":
+        keep_freed_memory()
     names = a.models.split(",") if a.models else (["cnn", "v2", "unet"] if a.quick else list_models())
     steps, repeats = (1, 1) if a.quick else (a.steps, a.repeats)
     peak_size = 1024 if a.quick else 2048

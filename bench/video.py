@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +22,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from polychromify.precision import PRECISIONS  # no torch: the OpenMP setting below must precede it
+from polychromify.precision import PRECISIONS  # these two load no torch: the OpenMP setting must precede it
+from polychromify.runtime import keep_freed_memory, share_cores_with_codecs
 
 
 def make_clip(path: Path, w: int, h: int, frames: int, fps: int = 25) -> None:
@@ -65,8 +65,9 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32", choices=PRECISIONS)
     ap.add_argument("--omp", default="passive", choices=("passive", "spin"), help="OpenMP wait policy")
     a = ap.parse_args()
-    if a.omp == "passive":  # as `polychromify video` does: must happen before torch loads
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    keep_freed_memory()  # as `polychromify` does
+    if a.omp == "passive":  # as `polychromify video` does, before torch loads
+        share_cores_with_codecs()
     from polychromify.color import build_tables
     from polychromify.inference import Colorizer
     from polychromify.video import colorize_video

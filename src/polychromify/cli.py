@@ -10,6 +10,7 @@ from pathlib import Path
 
 from polychromify.errors import PolychromifyError
 from polychromify.precision import PRECISIONS
+from polychromify.runtime import keep_freed_memory, share_cores_with_codecs
 
 
 def cmd_prepare(a: argparse.Namespace) -> int:
@@ -148,9 +149,7 @@ def cmd_colorize(a: argparse.Namespace) -> int:
 
 
 def cmd_video(a: argparse.Namespace) -> int:
-    # Before torch loads: OpenMP threads that finish a layer sleep instead of spinning, leaving the cores
-    # to FFmpeg's decoder and encoder threads (720p: ~20% more frames/s here, bench/video.py --omp spin).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    share_cores_with_codecs()  # before torch loads
     from polychromify.inference import Colorizer
     from polychromify.photos import load_hints
     from polychromify.video import colorize_video
@@ -552,6 +551,7 @@ def _print_json(obj: object) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 1; Ctrl-C exits 130."""
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     try:
         code = args.func(args)
     except PolychromifyError as exc:
