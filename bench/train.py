@@ -133,7 +133,8 @@ def main() -> None:
     a = ap.parse_args()
     if a.malloc == "keep":
         keep_freed_memory()
-    names = a.models.split(",") if a.models else (["cnn", "v2", "unet"] if a.quick else list_models())
+    every = [n for n in list_models() if n != "polychromify"]  # that one is an alias of v2
+    names = a.models.split(",") if a.models else (["cnn", "v2", "unet"] if a.quick else every)
     steps, repeats = (1, 1) if a.quick else (a.steps, a.repeats)
     peak_size = 1024 if a.quick else 2048
     rows = []
