@@ -15,9 +15,10 @@ from polychromify.color import (
     nearest_bin,
     rebalance_weights,
     soft_encode,
+    soft_encode_sparse,
 )
 from polychromify.data.hints import sample_hints
-from polychromify.losses import compute_loss
+from polychromify.losses import compute_loss, rebalanced_cross_entropy
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +120,31 @@ def test_classification_loss_prefers_the_right_logits(bins):
     torch.testing.assert_close(compute_loss(model, right, ab, ones), compute_loss(model, right, ab))
     heavy = torch.full((len(bins),), 3.0)
     torch.testing.assert_close(compute_loss(model, right, ab, heavy), 3 * compute_loss(model, right, ab))
+
+
+def test_sparse_soft_encoding_finds_the_k_nearest_bins_exactly(bins):
+    # real colours, arbitrary ab and ab far outside the gamut (those fall back to searching every bin)
+    arbitrary, outside = torch.rand(2, 2, 16, 16) * 2 - 1, torch.rand(2, 2, 16, 16) * 6 - 3
+    ab = torch.cat([random_ab(h=16, w=16), arbitrary, outside])
+    for b in (bins, bins + 0.3):  # bins off the grid of 10: the search over every bin
+        idx, weights = soft_encode_sparse(ab, b)
+        x = ab.permute(0, 2, 3, 1).reshape(-1, 2) * AB_SCALE
+        d2, nearest = (torch.cdist(x, b) ** 2).topk(5, dim=1, largest=False)
+        assert torch.equal(idx.reshape(-1, 5).sort(1).values, nearest.sort(1).values)
+        assert torch.equal(idx.reshape(-1, 5)[:, 0], nearest[:, 0])  # nearest first
+        torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:3]))
+
+
+def test_sparse_cross_entropy_equals_the_dense_definition(bins):
+    ab = random_ab(h=8, w=8)
+    logits = torch.randn(2, len(bins), 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_()
+    weights = torch.rand(len(bins))
+    for w in (None, weights):
+        ce = -(soft_encode(ab, bins) * torch.log_softmax(logits, 1)).sum(1)
+        dense = (ce if w is None else ce * w[nearest_bin(ab, bins)]).mean()
+        sparse = rebalanced_cross_entropy(logits, ab, bins, w)
+        torch.testing.assert_close(sparse, dense)
+        torch.testing.assert_close(*(torch.autograd.grad(v, logits)[0] for v in (sparse, dense)))
 
 
 def test_regression_loss_is_mse_at_the_output_size():

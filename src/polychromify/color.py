@@ -103,12 +103,52 @@ def soft_encode(ab: torch.Tensor, bins: torch.Tensor, sigma: float = 5.0, k: int
 
     Each pixel spreads over its k nearest bins with Gaussian weights of width `sigma` (CIELAB units).
     """
+    idx, weights = soft_encode_sparse(ab, bins, sigma, k)
+    target = weights.new_zeros(*idx.shape[:3], len(bins)).scatter_(3, idx, weights)  # (N,H,W,Q)
+    return target.permute(0, 3, 1, 2)
+
+
+def soft_encode_sparse(
+    ab: torch.Tensor, bins: torch.Tensor, sigma: float = 5.0, k: int = 5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`soft_encode`'s non-zeros: the k nearest bins of every pixel, nearest first, (N,H,W,k) indices, and
+    their weights (N,H,W,k), which sum to 1."""
     n, _, h, w = ab.shape
-    b = bins.to(ab)  # (Q,2)
-    d2, idx = (torch.cdist(_flat_lab(ab), b) ** 2).topk(min(k, len(b)), dim=1, largest=False)  # (P,k)
+    x, b = _flat_lab(ab), bins.to(ab)  # (P,2), (Q,2)
+    k = min(k, len(b))
+    d2, idx = _nearest_on_grid(x, b, k)
+    far = ~torch.isfinite(d2[:, -1])  # not sure from the neighbourhood: search every bin
+    if far.any():
+        d2[far], idx[far] = (torch.cdist(x[far], b) ** 2).topk(k, dim=1, largest=False)
     weights = torch.softmax(-d2 / (2 * sigma**2), dim=1)  # Gaussian, normalised; stable for far pixels
-    target = ab.new_zeros(len(idx), len(b)).scatter_(1, idx, weights)  # (P,Q)
-    return target.view(n, h, w, -1).permute(0, 3, 1, 2)
+    return idx.view(n, h, w, -1), weights.view(n, h, w, -1)
+
+
+def _nearest_on_grid(x: torch.Tensor, bins: torch.Tensor, k: int, grid: float = 10.0, reach: int = 2):
+    """The k nearest bins (P,k) of points x (P,2) and their squared distances, among the bins of the
+    (2*reach+1)^2 grid cells around each point's own cell (25 candidates instead of all Q). Any bin outside
+    that block is at least (reach + 1/2) * grid away, so the answer is exact wherever the k-th distance is
+    below that; elsewhere (and if the bins are not on the grid) the distances are inf."""
+    cells = torch.round(bins / grid)
+    if not torch.equal(cells * grid, bins):
+        return x.new_full((len(x), k), torch.inf), x.new_zeros(len(x), k, dtype=torch.long)
+    # cell -> bin index (or -1), with a margin of 2*reach cells: a point whose own cell is clamped into the
+    # table is more than reach cells from every bin, so it ends beyond the exact radius anyway
+    lo = cells.min(0).values.long() - 2 * reach
+    rows, cols = (cells.max(0).values.long() + 2 * reach + 1 - lo).tolist()
+    table = torch.full((rows * cols,), -1, dtype=torch.long)
+    at = cells.long() - lo
+    table[at[:, 0] * cols + at[:, 1]] = torch.arange(len(bins))
+    own = torch.round(x / grid).long() - lo  # (P,2)
+    own = own[:, 0].clamp(reach, rows - 1 - reach) * cols + own[:, 1].clamp(reach, cols - 1 - reach)
+    steps = torch.arange(-reach, reach + 1)
+    offsets = (steps[:, None] * cols + steps[None, :]).view(-1)  # (C,)
+    cand = table.take(own[:, None] + offsets[None])  # (P,C), -1 = no bin in that cell
+    safe = cand.clamp(min=0)
+    d2 = (x[:, :1] - bins[:, 0].take(safe)) ** 2 + (x[:, 1:] - bins[:, 1].take(safe)) ** 2
+    d2, j = d2.masked_fill_(cand < 0, torch.inf).topk(k, dim=1, largest=False)
+    d2 = d2.masked_fill_(d2 > ((reach + 0.5) * grid) ** 2, torch.inf)  # beyond the exact radius: unsure
+    return d2, cand.gather(1, j)
 
 
 def bin_prior(ab: np.ndarray | torch.Tensor, bins: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from polychromify.color import nearest_bin, soft_encode
+from polychromify.color import soft_encode_sparse
 from polychromify.models.registry import ColorModel
 
 
@@ -48,9 +48,12 @@ def rebalanced_cross_entropy(
     logits (N,Q,h,w); ab (N,2,h,w) in [-1,1]; bins (Q,2) CIELAB; class_weights (Q,) or None (uniform).
     """
     with torch.no_grad():
-        target = soft_encode(ab.float(), bins)  # (N,Q,h,w)
-    ce = -(target * F.log_softmax(logits, dim=1)).sum(dim=1)  # (N,h,w)
+        idx, target = soft_encode_sparse(ab.float(), bins)  # (N,h,w,k): the k nearest bins, nearest first
+    # The soft target has k non-zeros and sums to 1, so -sum(target * log_softmax) = logsumexp - sum(target *
+    # logits at idx): no dense (N,Q,h,w) target, and Q is the last, contiguous axis of channels-last logits.
+    z = logits.movedim(1, -1)  # (N,h,w,Q)
+    ce = z.logsumexp(-1) - (target * z.gather(-1, idx)).sum(-1)  # (N,h,w)
     if class_weights is None:
         return ce.mean()
     weights = torch.as_tensor(class_weights, dtype=ce.dtype, device=ce.device)
-    return (ce * weights[nearest_bin(ab.float(), bins)]).mean()
+    return (ce * weights[idx[..., 0]]).mean()
