@@ -134,11 +134,8 @@ class Colorizer:
         if any(hints) and not self.takes_hints:
             raise PolychromifyError(f"model {self.model.arch['name']} does not take colour hints")
         h, w = size or greys[0].shape
-        gh, gw = _grid(h, w, self.input_size)
-        lightness = grey_lightness()
-        small = np.stack(
-            [lightness[np.asarray(Image.fromarray(g).resize((gw, gh), Image.Resampling.BOX))] for g in greys]
-        )[:, None]  # (N,1,gh,gw) in [0,100]
+        small = self.small_lightness(greys, size)
+        gh, gw = small.shape[-2:]
         L = torch.from_numpy(small)
         x = torch.from_numpy(normalize_l(small)).to(self.device, memory_format=torch.channels_last)
         hint_t = torch.stack([_hint_tensor(hs, w, h, gw, gh) for hs in hints])
@@ -147,6 +144,14 @@ class Colorizer:
         with autocast(self.device.type, self.precision):
             ab = net.predict_ab(x, hint_t if net.takes_hints else None).float().cpu()
         return ab, L
+
+    def small_lightness(self, greys: Sequence[np.ndarray], size: tuple[int, int] | None = None) -> np.ndarray:
+        """Same-size grey images -> CIELAB L (N,1,gh,gw) in [0,100] on the network's grid (box-averaged)."""
+        gh, gw = _grid(*(size or greys[0].shape), self.input_size)
+        lightness = grey_lightness()
+        return np.stack(
+            [lightness[np.asarray(Image.fromarray(g).resize((gw, gh), Image.Resampling.BOX))] for g in greys]
+        )[:, None]
 
     @staticmethod
     def compose(grey: np.ndarray, ab: torch.Tensor, saturation: float = 1.0) -> np.ndarray:

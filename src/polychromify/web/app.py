@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from polychromify.color import grey_lightness, lab_to_rgb, to_grey
+from polychromify.color import grey_lightness, lab_to_rgb, normalize_l, to_grey
 from polychromify.data.images import ImageError, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
@@ -242,10 +242,8 @@ def _colorize_bytes(c: Colorizer, rgb: np.ndarray, hints: list[Hint], saturation
 def _palette(c: Colorizer, rgb: np.ndarray, x: float, y: float, k: int) -> list[str]:
     """The k most likely ab bins at (x, y), shown at that pixel's lightness, as '#rrggbb'."""
     grey = to_grey(rgb)
-    _, L = c.predict_small([grey])
-    from polychromify.color import normalize_l
-
-    logits = c.model(c.model.make_input(torch.from_numpy(normalize_l(L.numpy())), None, c.takes_hints))
+    L = torch.from_numpy(normalize_l(c.small_lightness([grey])))  # the network's input, as predict_small's
+    logits = c.model(c.model.make_input(L, None, c.takes_hints))
     h, w = grey.shape
     gy, gx = int(y * logits.shape[2] / h), int(x * logits.shape[3] / w)
     top = logits[0, :, gy, gx].softmax(0).topk(k).indices
