@@ -1,7 +1,8 @@
 """Colorize images at full resolution with any trained model; shared by the CLI, video and web code.
 
-The network sees L downscaled to `input_size` (longer side); its ab is upsampled to the original size
-and joined with the original, full-resolution L, so detail comes from the photo and colour from the model.
+The network sees L downscaled to `input_size` (longer side); its ab is upsampled (to half the original
+size for large photos, see color._table_index) and joined with the original, full-resolution L, so detail
+comes from the photo and colour from the model.
 """
 
 from __future__ import annotations
