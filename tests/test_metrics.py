@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from polychromify import metrics
@@ -85,6 +86,7 @@ def test_image_metrics_and_grey_baseline():
     grey = evaluate_images("grey", SAMPLES / "color")
     assert grey["images"] == 4 and grey["cf"] < 1 and grey["delta_cf"] > 10
     assert 0 < grey["auc_rebalanced"] < grey["auc"] < 100
+    assert grey["hue_accuracy"] == grey["hue_warm"] == grey["hue_green"] == grey["hue_blue"] == 0.0
 
 
 def test_fast_grey_matches_the_exact_srgb_luminance():
@@ -96,3 +98,25 @@ def test_fast_grey_matches_the_exact_srgb_luminance():
     diff = np.abs(to_grey(rgb).astype(int) - exact.astype(np.uint8))
     assert diff.max() <= 1 and diff.mean() < 0.01
     np.testing.assert_array_equal(to_grey(np.stack([rgb[..., 0]] * 3, -1)), rgb[..., 0])  # grey stays
+
+
+def test_hue_accuracy_grey_sepia_truth_and_rotation():
+    from polychromify.metrics import hue_accuracy, hue_counts
+
+    angles = torch.deg2rad(torch.tensor([20.0, 60.0, 150.0, 250.0, 300.0, -100.0]))  # warm x2, green, blue x3
+    true = (torch.stack([angles.cos(), angles.sin()]) * 40 / 128).view(1, 2, 1, 6)
+    true = torch.cat([true, torch.tensor([3.0, 4.0]).view(1, 2, 1, 1) / 128], -1)  # chroma 5: not counted
+    scores = lambda pred: hue_accuracy([hue_counts(pred, true)])  # noqa: E731
+    assert scores(true) == {"hue_accuracy": 1.0, "hue_warm": 1.0, "hue_green": 1.0, "hue_blue": 1.0}
+    assert scores(torch.zeros_like(true))["hue_accuracy"] == 0.0  # grey: no chroma
+    sepia = (torch.tensor([20.0, 20.0]) / 128).view(1, 2, 1, 1).expand_as(true)  # hue 45 degrees
+    s = scores(sepia)
+    assert s["hue_warm"] == 1.0 and s["hue_green"] == 0.0 and s["hue_blue"] == 0.0
+    assert s["hue_accuracy"] == pytest.approx(2 / 6)
+    faint = true * 3.0 / 40  # right hue, chroma 3 < 5
+    assert scores(faint)["hue_accuracy"] == 0.0
+    rot = torch.deg2rad(torch.tensor(50.0))  # 50 degrees off everywhere: beyond the 45-degree tolerance
+    c, s_ = rot.cos(), rot.sin()
+    turned = torch.stack([true[:, 0] * c - true[:, 1] * s_, true[:, 0] * s_ + true[:, 1] * c], 1)
+    assert scores(turned)["hue_accuracy"] == 0.0
+    assert hue_accuracy([])["hue_blue"] != hue_accuracy([])["hue_blue"]  # NaN when there is no such pixel

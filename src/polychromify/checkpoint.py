@@ -75,18 +75,37 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     return config
 
 
+def load_into(model: ColorModel, run_dir: str | Path) -> list[str]:
+    """Start `model` from a run folder's weights (fine-tuning, e.g. a hint partner from its automatic model).
+    Every saved tensor must fit; the model's own new modules may be missing from the file and keep their
+    initialisation. Returns those missing keys."""
+    state = _read_weights(Path(run_dir) / WEIGHTS)
+    own = model.state_dict()
+    unknown = [k for k in state if k not in own or own[k].shape != state[k].shape]
+    if unknown:
+        raise PolychromifyError(
+            f"weights in {run_dir} do not fit {model.arch['name']}: {len(unknown)} tensor(s) such as "
+            f"{unknown[0]!r} have no place of that shape"
+        )
+    return model.load_state_dict(state, strict=False).missing_keys
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise PolychromifyError(f"{path.parent} has no {WEIGHTS}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise PolychromifyError(f"damaged weights {path}: {exc}") from None
+
+
 def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") -> ColorModel:
     """Rebuild a model from its run folder alone (config.json + model.safetensors), in eval mode."""
     config = read_config(run_dir)
     arch = config["arch"]
     model = create_model(arch["name"], **arch.get("kwargs", {}))
     path = Path(run_dir) / WEIGHTS
-    if not path.is_file():
-        raise PolychromifyError(f"{run_dir} has no {WEIGHTS}")
-    try:
-        state = load_file(str(path), device=str(map_location))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise PolychromifyError(f"damaged weights {path}: {exc}") from None
+    state = _read_weights(path)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -97,6 +97,8 @@ def cmd_train(a: argparse.Namespace) -> int:
             hint_p=a.hint_p,
             balance=a.balance,
             steps_per_epoch=a.steps_per_epoch,
+            init=str(a.init) if a.init else None,
+            schedule=a.schedule,
         )
     run = train(cfg, resume=bool(a.resume), overwrite=a.overwrite)
     if int(os.environ.get("RANK", 0)) == 0:
@@ -249,10 +251,19 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         for r in results:
             print(json.dumps(r))
         return 0
-    keys = ["auc", "auc_rebalanced", "psnr_rgb", "seed_accuracy", "cf", "delta_cf", "images_per_s"]
-    print(f"{'model':<28}" + "".join(f"{k:>16}" for k in keys))
+    keys = [
+        "auc",
+        "auc_rebalanced",
+        "psnr_rgb",
+        "delta_cf",
+        "hue_accuracy",
+        "hue_warm",
+        "hue_green",
+        "hue_blue",
+    ]
+    print(f"{'model':<28}" + "".join(f"{k:>15}" for k in [*keys, "images_per_s"]))
     for r in results:
-        print(f"{r['model'][-28:]:<28}" + "".join(f"{r[k]:>16.3f}" for k in keys))
+        print(f"{r['model'][-28:]:<28}" + "".join(f"{r[k]:>15.3f}" for k in [*keys, "images_per_s"]))
     return 0
 
 
@@ -501,6 +512,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="hint models: hints per sample are geometric with this p = P(no hint) (default: 1/8)",
     )
     p.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch (default: one pass)")
+    p.add_argument(
+        "--init",
+        type=Path,
+        metavar="RUN",
+        help="start from this run's weights (e.g. a hint partner from its model)",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="learning rate over the --epochs: constant (the seed's) or cosine decay to zero",
+    )
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.set_defaults(func=cmd_train)

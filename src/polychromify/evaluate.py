@@ -62,7 +62,7 @@ def evaluate_images(model: str | Path, folder: str | Path, device: str = "cpu", 
         im.thumbnail((max_side, max_side))
         truths.append(np.asarray(im))
     counts = sum(metrics.bin_counts(_ab(t)) for t in truths)  # the set's colour distribution
-    rows, seconds = [], 0.0
+    rows, hues, seconds = [], [], 0.0
     for true in truths:
         t0 = time.perf_counter()
         if colorizer is None:
@@ -72,7 +72,8 @@ def evaluate_images(model: str | Path, folder: str | Path, device: str = "cpu", 
             pred = colorizer.colorize_array(true)
         seconds += time.perf_counter() - t0
         rows.append(image_metrics(pred, true, counts))
-    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        hues.append(metrics.hue_counts(_ab(pred), _ab(true)))
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} | metrics.hue_accuracy(hues)
     return {"model": str(model), "images": len(files), **out, "images_per_s": len(files) / max(seconds, 1e-9)}
 
 
@@ -126,7 +127,7 @@ def score_predictions(
 ) -> dict:
     """Mean metrics of the output of `predict_split` (so one prediction can serve several reports)."""
     counts = metrics.bin_counts(torch.from_numpy(true))
-    rows = []
+    rows, hues = [], []
     for i in range(len(L)):
         p_rgb = lab_to_rgb(L[i], pred[i].transpose(1, 2, 0))
         t_rgb = lab_to_rgb(L[i], true[i].transpose(1, 2, 0))
@@ -137,7 +138,8 @@ def score_predictions(
         row["mse_ab"] = metrics.mse_ab(torch.from_numpy(pred[i : i + 1]), torch.from_numpy(true[i : i + 1]))
         row["psnr_lab"] = metrics.psnr(pred[i], true[i], peak=2.0)
         rows.append(row)
-    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        hues.append(metrics.hue_counts(_ab(p_rgb), _ab(t_rgb)))
+    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} | metrics.hue_accuracy(hues)
     return {
         "model": str(model),
         "images": len(L),

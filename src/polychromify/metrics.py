@@ -69,3 +69,38 @@ def psnr(pred: np.ndarray, true: np.ndarray, peak: float = 255.0) -> float:
     """Peak signal-to-noise ratio in dB between two images of the same shape."""
     mse = np.mean((pred.astype(np.float64) - true.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(peak**2 / mse))
+
+
+# Hue families of the truth's hue angle atan2(b, a) in degrees, [start, end) modulo 360.
+HUE_FAMILIES = {"warm": (-30.0, 100.0), "green": (100.0, 200.0), "blue": (200.0, 330.0)}
+
+
+def hue_counts(
+    pred: torch.Tensor, true: torch.Tensor, min_true: float = 15.0, min_pred: float = 5.0, tol: float = 45.0
+) -> dict[str, tuple[int, int]]:
+    """Hits and totals for the hue accuracy of ab (N,2,H,W) in [-1,1]: among the truth's pixels with
+    CIELAB chroma >= `min_true`, those whose prediction has chroma >= `min_pred` and a hue angle within
+    `tol` degrees of the truth's. Keys: "all" and each of HUE_FAMILIES (by the truth's hue). Counts, not
+    fractions, so a set of photos is scored over all its pixels (a photo may have no blue at all)."""
+    p, t = pred.float() * AB_SCALE, true.float() * AB_SCALE
+    cp, ct = torch.linalg.vector_norm(p, dim=1), torch.linalg.vector_norm(t, dim=1)
+    hp = torch.rad2deg(torch.atan2(p[:, 1], p[:, 0]))
+    ht = torch.rad2deg(torch.atan2(t[:, 1], t[:, 0]))
+    diff = (hp - ht).abs() % 360.0
+    sel = ct >= min_true
+    hit = sel & (cp >= min_pred) & (torch.minimum(diff, 360.0 - diff) <= tol)
+    out = {"all": (int(hit.sum()), int(sel.sum()))}
+    for name, (start, end) in HUE_FAMILIES.items():
+        member = (ht - start) % 360.0 < (end - start)
+        out[name] = (int((hit & member).sum()), int((sel & member).sum()))
+    return out
+
+
+def hue_accuracy(counts: list[dict[str, tuple[int, int]]]) -> dict[str, float]:
+    """`hue_counts` of several images -> hue_accuracy (all) and hue_<family> fractions (NaN: no such
+    pixel)."""
+    out = {}
+    for key in ("all", *HUE_FAMILIES):
+        hits, total = (sum(c[key][i] for c in counts) for i in (0, 1))
+        out["hue_accuracy" if key == "all" else f"hue_{key}"] = hits / total if total else float("nan")
+    return out

@@ -34,6 +34,7 @@ COLUMNS = [  # (key, header, format)
     ("auc_rebalanced", "Rebalanced AuC (%)", "{:.2f}"),
     ("cf", "CF", "{:.1f}"),
     ("delta_cf", "ΔCF", "{:.1f}"),
+    ("hue_accuracy", "Hue accuracy", "{:.3f}"),
     ("images_per_s", "Images/s", "{:.1f}"),
 ]
 

@@ -17,6 +17,9 @@ from torch import nn
 from polychromify.errors import PolychromifyError
 
 _FACTORIES: dict[str, Callable[..., ColorModel]] = {}
+# Arguments that only say where a model's starting weights come from (a pretrained encoder's file): they
+# are left out of `model.arch`, since a run folder's own weights already hold what they loaded.
+BUILD_ONLY_ARGS = frozenset({"encoder_weights"})
 _DESCRIPTIONS: dict[str, str] = {}
 
 
@@ -46,6 +49,10 @@ class ColorModel(nn.Module):
         if out.shape[-2:] != tuple(size):
             out = nn.functional.interpolate(out, size=tuple(size), mode="bilinear", align_corners=False)
         return out
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """Optimiser parameter groups; models with a pretrained part give it a lower rate."""
+        return [{"params": list(self.parameters()), "lr": lr}]
 
     def predict_ab(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         """L (N,1,H,W) in [-1,1] (+ hints (N,3,H,W)) -> ab (N,2,H,W) in [-1,1]."""
@@ -89,7 +96,7 @@ def create_model(name: str, **overrides: Any) -> ColorModel:
             f"model {name!r} has no argument(s) {sorted(unknown)}; it takes {sorted(params)}"
         )
     model = factory(**overrides)
-    model.arch = {"name": name, "kwargs": dict(overrides)}
+    model.arch = {"name": name, "kwargs": {k: v for k, v in overrides.items() if k not in BUILD_ONLY_ARGS}}
     return model
 
 
@@ -99,4 +106,4 @@ def count_parameters(model: nn.Module) -> int:
 
 def _load_all() -> None:
     # Importing the family modules runs their @register_model decorators.
-    from polychromify.models import autoencoders, unet, zhang  # noqa: F401
+    from polychromify.models import autoencoders, mobilenet, unet, zhang  # noqa: F401

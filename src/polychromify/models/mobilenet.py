@@ -1,0 +1,236 @@
+"""`mnv2-unet`: an ImageNet-pretrained MobileNetV2 encoder under a light U-Net decoder over ab bins.
+
+The seed's future work asks for pretrained object-recognition features: a network that has seen a million
+photos knows sky from sea and leaves from earth, which 82 (or 1,000) photos cannot teach. The encoder is
+written in torchvision's key layout (`features.N.conv.M...`), so torchvision's `IMAGENET1K_V1` file
+(`mobilenet_v2-b0353104.pth`) loads into it with `strict=True`; torchvision itself is not needed.
+
+L -> neutral sRGB grey (R=G=B with that lightness) -> ImageNet normalisation -> MobileNetV2 features at
+strides 4, 8, 16 and 32 -> decoder back to stride 4 with skip connections -> logits over the ab bins,
+decoded by annealed mean as ECCV16. With hints=True the sparse ab hints and their mask enter the decoder
+at strides 4, 8 and 16 through zero-initialised projections, so a hint partner starts as exactly the
+automatic model it is fine-tuned from (`train --init`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from polychromify.color import ab_bins, annealed_mean
+from polychromify.errors import PolychromifyError
+from polychromify.models.registry import ColorModel, register_model
+
+# torchvision's MobileNetV2 settings: expansion t, channels c, repeats n, first stride s
+_SETTINGS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+_TAPS = {3: 24, 6: 32, 13: 96, 18: 1280}  # features index -> channels, at strides 4, 8, 16, 32
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _cbr(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    """torchvision's Conv2dNormActivation with ReLU6: keys .0 (conv) and .1 (batch norm)."""
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU6(inplace=True),
+    )
+
+
+class _InvertedResidual(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, t: int) -> None:
+        super().__init__()
+        hidden = cin * t
+        layers = [_cbr(cin, hidden, 1)] if t != 1 else []
+        layers += [
+            _cbr(hidden, hidden, 3, stride, hidden),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
+        self.conv = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.residual else self.conv(x)
+
+
+class MobileNetV2(nn.Module):
+    """torchvision's MobileNetV2 (width 1.0) with its keys; `classifier` only so the ImageNet file loads
+    strictly (the colorizer drops it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [_cbr(3, 32, 3, 2)]
+        cin = 32
+        for t, c, n, s in _SETTINGS:
+            for i in range(n):
+                layers.append(_InvertedResidual(cin, c, s if i == 0 else 1, t))
+                cin = c
+        layers.append(_cbr(cin, 1280, 1))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, 1000))
+
+
+def load_imagenet_features(path: str | Path) -> nn.Sequential:
+    """MobileNetV2 `features` with the weights of a torchvision state dict file (weights only, checked)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise PolychromifyError(f"encoder weights not found: {path}") from None
+    except Exception as exc:  # a pickle that is not a plain state dict, a truncated file, not a torch file
+        raise PolychromifyError(
+            f"cannot read encoder weights {path}: {str(exc).splitlines()[0][:200]}"
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise PolychromifyError(f"{path} is not a state dict of tensors")
+    net = MobileNetV2()
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        lines = str(exc).strip().splitlines()
+        raise PolychromifyError(
+            f"{path} is not torchvision's MobileNetV2 (width 1.0): {' '.join(lines[:2])[:300]}"
+        ) from None
+    return net.features
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
+
+
+def _zero_conv(cin: int, cout: int) -> nn.Conv2d:
+    conv = nn.Conv2d(cin, cout, 1)
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+@register_model(
+    "mnv2-unet", "Default model: ImageNet-pretrained MobileNetV2 encoder + U-Net decoder over ab bins"
+)
+class MobileNetUNet(ColorModel):
+    """encoder_weights: torchvision's mobilenet_v2 .pth to start from (ImageNet); None = random (from
+    scratch, or rebuilt from a run folder whose weights hold the encoder). encoder_lr: the encoder's
+    learning rate as a fraction of the decoder's. freeze: the first `freeze` encoder layers (4 = all at
+    strides 2 and 4: edges and textures) keep their weights and batch-norm statistics, which saves about a
+    quarter of a training step. width: decoder channels at stride 4 (x2 at 8, x4 at 16)."""
+
+    kind = "classification"
+
+    def __init__(
+        self,
+        width: int = 64,
+        temperature: float = 0.7,
+        hints: bool = False,
+        encoder_weights: str | None = None,
+        encoder_lr: float = 0.3,
+        freeze: int = 4,
+    ) -> None:
+        super().__init__()
+        self.takes_hints = hints
+        self.temperature = temperature
+        self.encoder_lr = encoder_lr
+        self.register_buffer("bins", torch.tensor(ab_bins(), dtype=torch.float32))  # (Q,2) CIELAB units
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.encoder = load_imagenet_features(encoder_weights) if encoder_weights else MobileNetV2().features
+        self.freeze = freeze
+        for p in self.encoder[:freeze].parameters():
+            p.requires_grad_(False)
+        c = width
+        self.bottom = nn.Sequential(  # stride 32: a 1x1 squeeze of the 1280 ImageNet features
+            nn.Conv2d(_TAPS[18], 4 * c, 1, bias=False), nn.BatchNorm2d(4 * c), nn.ReLU(inplace=True)
+        )
+        self.context = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(4 * c, 4 * c, 1), nn.ReLU())
+        self.up16 = _conv(4 * c + _TAPS[13], 4 * c)
+        self.up8 = _conv(4 * c + _TAPS[6], 2 * c)
+        self.up4 = nn.Sequential(_conv(2 * c + _TAPS[3], c), _conv(c, c))
+        self.head = nn.Conv2d(c, len(self.bins), 1)
+        if hints:  # (a, b, mask) at stride 4 -> features added to the decoder at strides 4, 8, 16
+            self.hint4 = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.ReLU(inplace=True), _conv(c, c))
+            self.hint8 = _conv(c, 2 * c)
+            self.hint16 = _conv(2 * c, 4 * c)
+            self.hint_out = nn.ModuleList(
+                [_zero_conv(c, c), _zero_conv(2 * c, 2 * c), _zero_conv(4 * c, 4 * c)]
+            )
+
+    def train(self, mode: bool = True) -> MobileNetUNet:
+        super().train(mode)
+        self.encoder[: self.freeze].eval()  # frozen layers keep ImageNet's batch-norm statistics
+        return self
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """Optimiser groups: the trainable encoder at `encoder_lr` x lr, the rest at lr (frozen ones out)."""
+        enc = [p for p in self.encoder.parameters() if p.requires_grad]
+        ids = {id(p) for p in self.encoder.parameters()}
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return [{"params": rest, "lr": lr}, {"params": enc, "lr": lr * self.encoder_lr}]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N,1 or 4,H,W) -> logits (N,Q,H/4,W/4)
+        L = x[:, :1]
+        grey = _grey_srgb(L)  # (N,1,H,W) in [0,1]
+        y = ((grey - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        skips = {}
+        for i, layer in enumerate(self.encoder):
+            y = layer(y)
+            if i in _TAPS:
+                skips[i] = y
+        h4 = h8 = h16 = None
+        if self.takes_hints:
+            h4 = self.hint4(_hint_cells(x[:, 1:]))
+            h8 = self.hint8(nn.functional.max_pool2d(h4, 2, ceil_mode=True))
+            h16 = self.hint16(nn.functional.max_pool2d(h8, 2, ceil_mode=True))
+        y = self.bottom(skips[18])
+        y = y + self.context(y)
+        y = self.up16(torch.cat([_up(y, skips[13]), skips[13]], 1))
+        if h16 is not None:
+            y = y + self.hint_out[2](_fit(h16, y))
+        y = self.up8(torch.cat([_up(y, skips[6]), skips[6]], 1))
+        if h8 is not None:
+            y = y + self.hint_out[1](_fit(h8, y))
+        y = self.up4[0](torch.cat([_up(y, skips[3]), skips[3]], 1))
+        if h4 is not None:
+            y = y + self.hint_out[0](_fit(h4, y))
+        return self.head(self.up4[1](y))
+
+    def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+        """Logits -> annealed-mean ab (N,2,*size) in [-1,1]."""
+        return super().decode(annealed_mean(out, self.bins, self.temperature), size)
+
+
+def _grey_srgb(L: torch.Tensor) -> torch.Tensor:
+    """Normalised L (N,1,H,W) in [-1,1] -> sRGB value in [0,1] of the neutral grey of that lightness."""
+    lab_l = (L * 50.0 + 50.0).clamp(0.0, 100.0)
+    fy = (lab_l + 16.0) / 116.0
+    lin = torch.where(fy > 6.0 / 29.0, fy**3, (fy - 4.0 / 29.0) * 3.0 * (6.0 / 29.0) ** 2)  # Y = linear light
+    return torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-8) ** (1 / 2.4) - 0.055, 12.92 * lin).clamp(
+        0, 1
+    )
+
+
+def _hint_cells(hints: torch.Tensor) -> torch.Tensor:
+    """(a, b, mask) (N,3,H,W) -> (N,3,H/4,W/4): each 4x4 cell's mean hinted ab, and 1 where it has a hint."""
+    pooled = nn.functional.avg_pool2d(hints, 4, ceil_mode=True)
+    cover = pooled[:, 2:]
+    return torch.cat([pooled[:, :2] / cover.clamp_min(1e-6), (cover > 0).to(hints.dtype)], 1)
+
+
+def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return nn.functional.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def _fit(h: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Hint features brought to a decoder stage's grid (ceil-mode pooling may leave one cell more)."""
+    return h if h.shape[-2:] == like.shape[-2:] else _up(h, like)
