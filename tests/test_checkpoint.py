@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from polychromify.checkpoint import load_model, save_run
+from polychromify.checkpoint import load_model, save_run, ship_half
 from polychromify.errors import PolychromifyError
 from polychromify.models import create_model
 from tests.conftest import run_cli
@@ -68,3 +68,19 @@ def test_import_weights_cli(tmp_path, capsys):
         run_cli("import-weights", tmp_path / "junk.pth", "--model", "eccv16", "--out", tmp_path / "r2") == 1
     )
     assert not (tmp_path / "r2").exists()
+
+
+def test_ship_half_halves_the_file_and_loads_back_into_float32(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("mnv2-unet", width=8).eval()
+    save_run(tmp_path / "run", model, {"train_seconds": 12.0})
+    dest = ship_half(tmp_path / "run", tmp_path / "shipped", hint_model="partner")
+    size = lambda d: (d / "model.safetensors").stat().st_size  # noqa: E731
+    assert size(dest) < 0.55 * size(tmp_path / "run")
+    config = json.loads((dest / "config.json").read_text())
+    assert config["hint_model"] == "partner" and config["train_seconds"] == 12.0
+    shipped = load_model(dest)
+    assert all(p.dtype == torch.float32 for p in shipped.parameters())
+    L = torch.rand(1, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert (shipped.predict_ab(L) - model.predict_ab(L)).abs().max() < 0.02

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 import polychromify
 from polychromify import train as train_mod
 from polychromify.errors import PolychromifyError
-from polychromify.train import TrainConfig, train
+from polychromify.train import TrainConfig, Trainer, train
 from tests.conftest import run_cli
 
 
@@ -218,3 +218,31 @@ def test_dataset_batch_gathers_in_order_and_flips(tiny_dataset):
     Lf, abf = ds.batch(idx, np.array([False, True, False]))
     assert torch.equal(Lf[1], L[1].flip(-1)) and torch.equal(abf[1], ab[1].flip(-1))
     assert torch.equal(Lf[[0, 2]], L[[0, 2]]) and torch.equal(abf[[0, 2]], ab[[0, 2]])
+
+
+def test_cosine_schedule_and_keeping_the_last_epoch(tiny_dataset, tmp_path):
+    from polychromify.checkpoint import load_model
+    from polychromify.train import lr_factor
+
+    assert lr_factor("cosine", 0.0) == 1.0 and lr_factor("cosine", 1.0) == 0.0
+    assert lr_factor("cosine", 0.5) == pytest.approx(0.5) and lr_factor("constant", 0.9) == 1.0
+    cfg = TrainConfig(
+        model="cnn",
+        data=str(tiny_dataset),
+        out=str(tmp_path / "run"),
+        epochs=3,
+        batch_size=4,
+        steps_per_epoch=2,
+        schedule="cosine",
+        keep="last",
+        patience=0,
+    )
+    trainer = Trainer(cfg, torch.device("cpu"), 0, 1, False, False, False)
+    trainer.fit()
+    lr = trainer.opt.param_groups[0]["lr"]
+    assert 0 < lr < 0.3 * cfg.lr  # the last step of 6 is near the end of the decay
+    last = {k: v for k, v in trainer.model.state_dict().items()}
+    kept = load_model(tmp_path / "run").state_dict()
+    assert all(torch.equal(kept[k], last[k].cpu()) for k in kept)
+    with pytest.raises(PolychromifyError, match="keep"):
+        TrainConfig(model="cnn", data="d", out="o", keep="worst")

@@ -55,6 +55,22 @@ def save_run(run_dir: str | Path, model: ColorModel, extra: dict[str, Any] | Non
     return run_dir
 
 
+def ship_half(run_dir: str | Path, dest: str | Path, **extra: Any) -> Path:
+    """Copy a run folder's model into `dest` with float16 weights (half the size; loaded back into
+    float32) and its config.json (plus `extra` entries). Integer buffers keep their type."""
+    run_dir, dest = Path(run_dir), Path(dest)
+    config = read_config(run_dir)
+    state = _read_weights(run_dir / WEIGHTS)
+    dest.mkdir(parents=True, exist_ok=True)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    tmp = dest / f".{WEIGHTS}.tmp-{os.getpid()}"
+    save_file(half, str(tmp))
+    os.replace(tmp, dest / WEIGHTS)
+    config |= {"shipped_as": "float16 weights (loaded into float32)"} | extra
+    atomic_write_text(dest / CONFIG, json.dumps(config, indent=1))
+    return dest
+
+
 def read_config(run_dir: str | Path) -> dict[str, Any]:
     """config.json of a run folder, with clear errors for a missing or damaged one."""
     path = Path(run_dir) / CONFIG

@@ -99,6 +99,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             steps_per_epoch=a.steps_per_epoch,
             init=str(a.init) if a.init else None,
             schedule=a.schedule,
+            keep=a.keep,
         )
     run = train(cfg, resume=bool(a.resume), overwrite=a.overwrite)
     if int(os.environ.get("RANK", 0)) == 0:
@@ -523,6 +524,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["constant", "cosine"],
         default="constant",
         help="learning rate over the --epochs: constant (the seed's) or cosine decay to zero",
+    )
+    p.add_argument(
+        "--keep",
+        choices=["best", "last"],
+        default="best",
+        help="weights to keep: the best epoch by validation loss (default) or the last (after a schedule)",
     )
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")

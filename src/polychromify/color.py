@@ -90,12 +90,9 @@ def _flat_lab(ab: torch.Tensor) -> torch.Tensor:
     return ab.permute(0, 2, 3, 1).reshape(-1, 2) * AB_SCALE
 
 
-def nearest_bin(ab: torch.Tensor, bins: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
+def nearest_bin(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     """ab (N,2,H,W) in [-1,1] -> index (N,H,W) of the nearest bin (bins (Q,2) in CIELAB units)."""
-    n, _, h, w = ab.shape
-    x, b = _flat_lab(ab), bins.to(ab)
-    idx = [torch.cdist(x[i : i + chunk], b).argmin(dim=1) for i in range(0, len(x), chunk)]
-    return torch.cat(idx).view(n, h, w) if idx else ab.new_zeros(n, h, w, dtype=torch.long)
+    return soft_encode_sparse(ab, bins, k=1)[0][..., 0]
 
 
 def soft_encode(ab: torch.Tensor, bins: torch.Tensor, sigma: float = 5.0, k: int = 5) -> torch.Tensor:

@@ -3,7 +3,9 @@ resolution and compared with the original). Every report carries the grey baseli
 
 from __future__ import annotations
 
+import functools
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,42 +30,76 @@ def list_images(folder: str | Path) -> list[Path]:
 
 
 def image_metrics(
-    pred_rgb: np.ndarray, true_rgb: np.ndarray, counts: torch.Tensor | None = None
+    pred_rgb: np.ndarray,
+    true_rgb: np.ndarray,
+    counts: torch.Tensor | None = None,
+    truth: Truth | None = None,
 ) -> dict[str, float]:
-    """All per-image metrics of one colorized photo against its original (both (H,W,3) uint8).
-    `counts`: ground-truth ab-bin counts of the whole evaluation set, for the rebalanced AuC."""
-    p, t = _ab(pred_rgb), _ab(true_rgb)
-    cf_p, cf_t = metrics.colourfulness(pred_rgb), metrics.colourfulness(true_rgb)
+    """All per-image metrics of one colorized photo against its original (both (H,W,3) uint8), plus the
+    hue accuracy's counts under "hue_counts". `counts`: ground-truth ab-bin counts of the whole evaluation
+    set, for the rebalanced AuC; `truth`: the original's `Truth`, when several models are scored on it."""
+    truth = truth or Truth.of(true_rgb, counts)
+    p, t = _ab(pred_rgb), truth.ab
+    cf_p = metrics.colourfulness(pred_rgb)
     return {
         "ssim": float(structural_similarity(pred_rgb, true_rgb, channel_axis=2, data_range=255)),
         "auc": metrics.auc(p, t),
-        "auc_rebalanced": metrics.auc(p, t, metrics.rebalancing_weights(t, counts)),
+        "auc_rebalanced": metrics.auc(p, t, truth.weights),
         "psnr_rgb": metrics.psnr(pred_rgb, true_rgb),
         "mse_ab": metrics.mse_ab(p, t),
         "seed_accuracy": metrics.seed_accuracy(p, t),
         "cf": cf_p,
-        "cf_true": cf_t,
-        "delta_cf": abs(cf_p - cf_t),
+        "cf_true": truth.cf,
+        "delta_cf": abs(cf_p - truth.cf),
+        "hue_counts": metrics.hue_counts(p, t),
     }
+
+
+@dataclass
+class Truth:
+    """What the metrics need of an original photo, computed once: ab (1,2,H,W), rebalancing weights, CF."""
+
+    ab: torch.Tensor
+    weights: torch.Tensor
+    cf: float
+
+    @classmethod
+    def of(cls, rgb: np.ndarray, counts: torch.Tensor | None = None) -> Truth:
+        ab = _ab(rgb)
+        return cls(ab, metrics.rebalancing_weights(ab, counts), metrics.colourfulness(rgb))
+
+
+def mean_metrics(rows: list[dict]) -> dict[str, float]:
+    """Mean of each per-image metric, and the hue accuracy over all the images' pixels."""
+    keys = [k for k in rows[0] if k != "hue_counts"]
+    means = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    return means | metrics.hue_accuracy([r["hue_counts"] for r in rows])
 
 
 def _ab(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(rgb_to_lab(rgb)[1]).permute(2, 0, 1)[None]  # (1,2,H,W)
 
 
-def evaluate_images(model: str | Path, folder: str | Path, device: str = "cpu", max_side: int = 640) -> dict:
-    """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
-    Photos larger than `max_side` are reduced first so the numbers do not depend on camera size."""
-    files = list_images(folder)
-    colorizer = None if str(model) == "grey" else Colorizer(model, device)
-    truths = []
+@functools.lru_cache(maxsize=2)
+def _originals(files: tuple[Path, ...], max_side: int) -> tuple[list[np.ndarray], list[Truth]]:
+    """The photos, reduced, and their `Truth`s: shared by every model scored in one process."""
+    images = []
     for path in files:
         im = open_image(path)
         im.thumbnail((max_side, max_side))
-        truths.append(np.asarray(im))
-    counts = sum(metrics.bin_counts(_ab(t)) for t in truths)  # the set's colour distribution
-    rows, hues, seconds = [], [], 0.0
-    for true in truths:
+        images.append(np.asarray(im))
+    counts = sum(metrics.bin_counts(_ab(t)) for t in images)  # the set's colour distribution
+    return images, [Truth.of(t, counts) for t in images]
+
+
+def evaluate_images(model: str | Path, folder: str | Path, device: str = "cpu", max_side: int = 640) -> dict:
+    """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
+    Photos larger than `max_side` are reduced first so the numbers do not depend on camera size."""
+    files = tuple(list_images(folder))
+    colorizer = None if str(model) == "grey" else Colorizer(model, device)
+    images, truths = _originals(files, max_side)
+    rows, seconds = [], 0.0
+    for true, truth in zip(images, truths, strict=True):
         t0 = time.perf_counter()
         if colorizer is None:
             L, ab = rgb_to_lab(true)
@@ -71,10 +107,13 @@ def evaluate_images(model: str | Path, folder: str | Path, device: str = "cpu", 
         else:
             pred = colorizer.colorize_array(true)
         seconds += time.perf_counter() - t0
-        rows.append(image_metrics(pred, true, counts))
-        hues.append(metrics.hue_counts(_ab(pred), _ab(true)))
-    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} | metrics.hue_accuracy(hues)
-    return {"model": str(model), "images": len(files), **out, "images_per_s": len(files) / max(seconds, 1e-9)}
+        rows.append(image_metrics(pred, true, truth=truth))
+    return {
+        "model": str(model),
+        "images": len(files),
+        **mean_metrics(rows),
+        "images_per_s": len(files) / max(seconds, 1e-9),
+    }
 
 
 def run_info(model: str | Path) -> dict:
@@ -127,7 +166,7 @@ def score_predictions(
 ) -> dict:
     """Mean metrics of the output of `predict_split` (so one prediction can serve several reports)."""
     counts = metrics.bin_counts(torch.from_numpy(true))
-    rows, hues = [], []
+    rows = []
     for i in range(len(L)):
         p_rgb = lab_to_rgb(L[i], pred[i].transpose(1, 2, 0))
         t_rgb = lab_to_rgb(L[i], true[i].transpose(1, 2, 0))
@@ -138,8 +177,7 @@ def score_predictions(
         row["mse_ab"] = metrics.mse_ab(torch.from_numpy(pred[i : i + 1]), torch.from_numpy(true[i : i + 1]))
         row["psnr_lab"] = metrics.psnr(pred[i], true[i], peak=2.0)
         rows.append(row)
-        hues.append(metrics.hue_counts(_ab(p_rgb), _ab(t_rgb)))
-    out = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} | metrics.hue_accuracy(hues)
+    out = mean_metrics(rows)
     return {
         "model": str(model),
         "images": len(L),

