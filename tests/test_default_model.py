@@ -14,11 +14,11 @@ from tests.conftest import REPO, SAMPLES
 def test_default_model_ships_with_the_package():
     model = resolve_model("default")
     config = json.loads((ASSETS / "default" / "config.json").read_text())
-    assert model.arch["name"] == config["arch"]["name"] == "mnv2-unet" and not model.takes_hints
-    assert resolve_model("default-hints").takes_hints and config["hint_model"] == "default-hints"
+    # one network is both the automatic model and its hint partner (see the model card)
+    assert model.arch["name"] == config["arch"]["name"] == "mnv2-unet" and model.takes_hints
+    assert "hint_model" not in config and "encoder_weights" not in config["arch"]["kwargs"]
     assert (ASSETS / "default" / "MODEL_CARD.md").exists()
-    sizes = [(ASSETS / name / "model.safetensors").stat().st_size for name in ("default", "default-hints")]
-    assert sum(sizes) < 20 * 1024 * 1024  # the pair, float16
+    assert (ASSETS / "default" / "model.safetensors").stat().st_size < 10 * 1024 * 1024  # float16
 
 
 @pytest.fixture(scope="module")

@@ -65,6 +65,7 @@ def ship_half(run_dir: str | Path, dest: str | Path, **extra: Any) -> Path:
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     tmp = dest / f".{WEIGHTS}.tmp-{os.getpid()}"
     save_file(half, str(tmp))
+    tmp.chmod(0o644)  # shipped files are read by everyone
     os.replace(tmp, dest / WEIGHTS)
     config |= {"shipped_as": "float16 weights (loaded into float32)"} | extra
     atomic_write_text(dest / CONFIG, json.dumps(config, indent=1))
