@@ -88,8 +88,9 @@ def load_imagenet_features(path: str | Path) -> nn.Sequential:
     except FileNotFoundError:
         raise PolychromifyError(f"encoder weights not found: {path}") from None
     except Exception as exc:  # a pickle that is not a plain state dict, a truncated file, not a torch file
+        why = str(exc).splitlines()[0][:160] if str(exc).strip() else ""
         raise PolychromifyError(
-            f"cannot read encoder weights {path}: {str(exc).splitlines()[0][:200]}"
+            f"cannot read encoder weights {path}: not a PyTorch weights file ({type(exc).__name__} {why})"
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PolychromifyError(f"{path} is not a state dict of tensors")
