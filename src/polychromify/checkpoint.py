@@ -16,7 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from polychromify.errors import PolychromifyError
-from polychromify.models.registry import ColorModel, count_parameters, create_model
+from polychromify.models.registry import ColorModel, count_parameters, create_model, load_strictly
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -123,13 +123,7 @@ def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") ->
     model = create_model(arch["name"], **arch.get("kwargs", {}))
     path = Path(run_dir) / WEIGHTS
     state = _read_weights(path)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        raise PolychromifyError(
-            f"weights in {path} do not fit {arch['name']}: {' '.join(first[:2])[:300]}"
-        ) from None
+    load_strictly(model, state, f"weights in {path} do not fit {arch['name']}")
     return model.to(map_location).eval()
 
 

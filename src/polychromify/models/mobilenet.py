@@ -21,7 +21,7 @@ from torch import nn
 
 from polychromify.color import ab_bins, annealed_mean
 from polychromify.errors import PolychromifyError
-from polychromify.models.registry import ColorModel, register_model
+from polychromify.models.registry import ColorModel, load_strictly, register_model
 
 # torchvision's MobileNetV2 settings: expansion t, channels c, repeats n, first stride s
 _SETTINGS = (
@@ -95,13 +95,7 @@ def load_imagenet_features(path: str | Path) -> nn.Sequential:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PolychromifyError(f"{path} is not a state dict of tensors")
     net = MobileNetV2()
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        lines = str(exc).strip().splitlines()
-        raise PolychromifyError(
-            f"{path} is not torchvision's MobileNetV2 (width 1.0): {' '.join(lines[:2])[:300]}"
-        ) from None
+    load_strictly(net, state, f"{path} is not torchvision's MobileNetV2 (width 1.0)")
     return net.features
 
 

@@ -100,6 +100,15 @@ def create_model(name: str, **overrides: Any) -> ColorModel:
     return model
 
 
+def load_strictly(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """load_state_dict(strict=True) with one clear line, "`what`: <the first mismatch>", on failure."""
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        lines = str(exc).strip().splitlines()
+        raise PolychromifyError(f"{what}: {' '.join(lines[:2])[:300]}") from None
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
