@@ -31,5 +31,6 @@ candidate c-mnv2-scratch --model mnv2-unet --model-arg freeze=0 &
 candidate d-mnv2-imagenet-nofreeze --model mnv2-unet --model-arg encoder_weights="$WEIGHTS" --model-arg freeze=0 &
 wait
 
-"$BIN/polychromify" evaluate "$OUT"/a-* "$OUT"/b-* "$OUT"/c-* "$OUT"/d-* --images "$WORK/heldout" --json |
-    tee "$OUT/heldout-metrics.jsonl"
+# the run folders only (each NAME.log beside its folder would match a glob such as a-*)
+"$BIN/polychromify" evaluate "$OUT"/{a-unet-scratch,b-mnv2-imagenet,c-mnv2-scratch,d-mnv2-imagenet-nofreeze} \
+    --images "$WORK/heldout" --json | tee "$OUT/heldout-metrics.jsonl"
