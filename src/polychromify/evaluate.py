@@ -7,6 +7,7 @@ import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ def image_metrics(
     true_rgb: np.ndarray,
     counts: torch.Tensor | None = None,
     truth: Truth | None = None,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """All per-image metrics of one colorized photo against its original (both (H,W,3) uint8), plus the
     hue accuracy's counts under "hue_counts". `counts`: ground-truth ab-bin counts of the whole evaluation
     set, for the rebalanced AuC; `truth`: the original's `Truth`, when several models are scored on it."""
@@ -64,8 +65,9 @@ class Truth:
     cf: float
 
     @classmethod
-    def of(cls, rgb: np.ndarray, counts: torch.Tensor | None = None) -> Truth:
-        ab = _ab(rgb)
+    def of(cls, rgb: np.ndarray, counts: torch.Tensor | None = None, ab: torch.Tensor | None = None) -> Truth:
+        """`ab`: the photo's ab when the caller already has it (the conversion is the costly part)."""
+        ab = _ab(rgb) if ab is None else ab
         return cls(ab, metrics.rebalancing_weights(ab, counts), metrics.colourfulness(rgb))
 
 
@@ -88,8 +90,10 @@ def _originals(files: tuple[Path, ...], max_side: int) -> tuple[list[np.ndarray]
         im = open_image(path)
         im.thumbnail((max_side, max_side))
         images.append(np.asarray(im))
-    counts = sum(metrics.bin_counts(_ab(t)) for t in images)  # the set's colour distribution
-    return images, [Truth.of(t, counts) for t in images]
+    abs_ = [_ab(t) for t in images]
+    counts = sum(metrics.bin_counts(ab) for ab in abs_)  # the set's colour distribution
+    truths = [Truth.of(t, counts, ab) for t, ab in zip(images, abs_, strict=True)]
+    return images, truths
 
 
 def evaluate_images(model: str | Path, folder: str | Path, device: str = "cpu", max_side: int = 640) -> dict:
