@@ -31,8 +31,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 def save_weights(path: Path, model: torch.nn.Module) -> None:
     """Weights as safetensors, atomically. Tied/shared tensors are cloned so safetensors accepts them."""
     state = {k: v.detach().cpu().contiguous().clone() for k, v in _unwrap(model).state_dict().items()}
+    _write_safetensors(path, state)
+
+
+def _write_safetensors(path: Path, state: dict[str, torch.Tensor]) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     save_file(state, str(tmp))
+    tmp.chmod(0o644)  # safetensors creates its files owner-only; weights are read like config.json
     os.replace(tmp, path)
 
 
@@ -63,10 +68,7 @@ def ship_half(run_dir: str | Path, dest: str | Path, **extra: Any) -> Path:
     state = _read_weights(run_dir / WEIGHTS)
     dest.mkdir(parents=True, exist_ok=True)
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    tmp = dest / f".{WEIGHTS}.tmp-{os.getpid()}"
-    save_file(half, str(tmp))
-    tmp.chmod(0o644)  # shipped files are read by everyone
-    os.replace(tmp, dest / WEIGHTS)
+    _write_safetensors(dest / WEIGHTS, half)
     config |= {"shipped_as": "float16 weights (loaded into float32)"} | extra
     atomic_write_text(dest / CONFIG, json.dumps(config, indent=1))
     return dest
