@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from polychromify import checkpoint
+from polychromify.color import grey_srgb
 from polychromify.errors import PolychromifyError
 from polychromify.models import create_model
-from polychromify.models.mobilenet import MobileNetV2, _grey_srgb
+from polychromify.models.mobilenet import MobileNetV2
 from polychromify.train import TrainConfig, train
 
 
@@ -75,7 +76,7 @@ def test_grey_input_is_the_neutral_srgb_of_that_lightness():
 
     L = torch.tensor([0.0, 10.0, 50.0, 90.0, 100.0])
     expected = lab_to_rgb(L.numpy()[None], torch.zeros(1, 5, 2).numpy())[0, :, 0] / 255.0  # R=G=B
-    got = _grey_srgb(((L - 50) / 50).view(1, 1, 1, 5)).flatten()
+    got = grey_srgb(((L - 50) / 50).view(1, 1, 1, 5)).flatten()
     assert torch.allclose(got, torch.as_tensor(expected, dtype=torch.float32), atol=1 / 255)
 
 

@@ -47,6 +47,15 @@ def normalize_l(L: np.ndarray) -> np.ndarray:
     return (L - L_CENTER) / L_RANGE
 
 
+def grey_srgb(L: torch.Tensor) -> torch.Tensor:
+    """Normalised L (N,1,H,W) in [-1,1] -> sRGB value in [0,1] of the neutral grey of that lightness (the
+    input of an encoder trained on RGB photos)."""
+    fy = ((L * L_RANGE + L_CENTER).clamp(0.0, 100.0) + 16.0) / 116.0
+    lin = torch.where(fy > 6.0 / 29.0, fy**3, (fy - 4.0 / 29.0) * 3.0 * (6.0 / 29.0) ** 2)  # Y = linear light
+    srgb = torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-8) ** (1 / 2.4) - 0.055, 12.92 * lin)
+    return srgb.clamp(0.0, 1.0)
+
+
 def chroma(ab: np.ndarray) -> np.ndarray:
     """Chroma in CIELAB units of ab (..., 2) given in [-1, 1]."""
     return np.hypot(ab[..., 0], ab[..., 1]) * AB_SCALE

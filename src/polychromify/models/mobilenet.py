@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from polychromify.color import ab_bins, annealed_mean
+from polychromify.color import ab_bins, annealed_mean, grey_srgb
 from polychromify.errors import PolychromifyError
 from polychromify.models.registry import ColorModel, load_strictly, register_model
 
@@ -175,7 +175,7 @@ class MobileNetUNet(ColorModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N,1 or 4,H,W) -> logits (N,Q,H/4,W/4)
         L = x[:, :1]
-        grey = _grey_srgb(L)  # (N,1,H,W) in [0,1]
+        grey = grey_srgb(L)  # (N,1,H,W) in [0,1]
         y = ((grey - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         skips = {}
         for i, layer in enumerate(self.encoder):
@@ -203,16 +203,6 @@ class MobileNetUNet(ColorModel):
     def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
         """Logits -> annealed-mean ab (N,2,*size) in [-1,1]."""
         return super().decode(annealed_mean(out, self.bins, self.temperature), size)
-
-
-def _grey_srgb(L: torch.Tensor) -> torch.Tensor:
-    """Normalised L (N,1,H,W) in [-1,1] -> sRGB value in [0,1] of the neutral grey of that lightness."""
-    lab_l = (L * 50.0 + 50.0).clamp(0.0, 100.0)
-    fy = (lab_l + 16.0) / 116.0
-    lin = torch.where(fy > 6.0 / 29.0, fy**3, (fy - 4.0 / 29.0) * 3.0 * (6.0 / 29.0) ** 2)  # Y = linear light
-    return torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-8) ** (1 / 2.4) - 0.055, 12.92 * lin).clamp(
-        0, 1
-    )
 
 
 def _hint_cells(hints: torch.Tensor) -> torch.Tensor:
