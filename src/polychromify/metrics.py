@@ -31,11 +31,11 @@ def auc(
     """Zhang et al. 2016 AuC in %: the fraction of pixels whose ab error is within t, averaged over
     t = 0..max_t CIELAB units. `weights` (N,H,W) make it the class-rebalanced variant."""
     err = ab_error(pred, true).flatten()
-    w = torch.ones_like(err) if weights is None else weights.flatten().float()
+    w = torch.ones_like(err, dtype=torch.float64) if weights is None else weights.flatten().double()
     # err <= t exactly when ceil(err) <= t for whole t: a weighted histogram of ceil(err), summed up
     steps = torch.ceil(err).clamp(max=max_t + 1).long()
-    within = torch.bincount(steps, weights=w.double(), minlength=max_t + 2).cumsum(0)[: max_t + 1]
-    return float(100 * within.mean() / w.double().sum())
+    within = torch.bincount(steps, weights=w, minlength=max_t + 2).cumsum(0)[: max_t + 1]
+    return float(100 * within.mean() / w.sum())
 
 
 def bin_counts(true: torch.Tensor) -> torch.Tensor:

@@ -57,9 +57,7 @@ class TrainConfig:
     val_batches: int | None = None  # cap on validation batches (None = whole split)
     keep: str = "best"  # model.safetensors: the best epoch by validation loss, or "last" (after a schedule)
     schedule: str = "constant"  # or "cosine": lr decays to 0 over `epochs` (per step)
-    init: str | None = (
-        None  # run folder whose weights start this run (new modules, e.g. hint inputs, excepted)
-    )
+    init: str | None = None  # run folder whose weights start this run (new modules, e.g. hints, excepted)
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
