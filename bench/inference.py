@@ -1,6 +1,6 @@
 """Benchmark inference of a model (default: the shipped one); prints JSON.
 
-    python bench/inference.py [--model default] [--repeats 5] [--threads 0] [--precision fp32]
+    python bench/inference.py [--model default] [--repeats 5] [--threads 0] [--precision auto]
 
 - images/s of the network alone at its input size (longer side 256), batch 8, channels-last as the
   Colorizer runs it;
@@ -23,7 +23,7 @@ from PIL import Image
 
 from polychromify.inference import Colorizer
 from polychromify.photos import _read, _save
-from polychromify.precision import PRECISIONS, autocast
+from polychromify.precision import PRECISIONS, autocast, machine
 from polychromify.runtime import keep_freed_memory
 
 
@@ -48,7 +48,7 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    ap.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS)
     ap.add_argument("--malloc", choices=("keep", "glibc"), default="keep", help="keep: as polychromify runs")
     a = ap.parse_args()
     if a.malloc == "keep":
@@ -60,7 +60,7 @@ def main() -> None:
 
     x = torch.zeros(8, 1, 192, 256).contiguous(memory_format=torch.channels_last)
     hints = torch.zeros(8, 3, 192, 256).contiguous(memory_format=torch.channels_last)
-    with torch.no_grad(), autocast("cpu", a.precision):
+    with torch.no_grad(), autocast("cpu", c.precision):
         net = _median_time(lambda: c.model.predict_ab(x, hints if c.takes_hints else None), a.repeats)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +83,10 @@ def main() -> None:
             {
                 "benchmark": "inference",
                 "model": a.model,
-                "precision": a.precision,
+                "machine": machine(),
+                "precision": c.precision,
+                "precision_asked": a.precision,
+                "precision_reason": c.choice.reason,
                 "threads": torch.get_num_threads(),
                 "net_input": [192, 256],
                 "net_images_per_s": round(8 / net, 1),

@@ -28,6 +28,8 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from polychromify.precision import machine
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.corpus import bomb_png  # noqa: E402  (the test suite's hostile files; pytest is a dev dependency)
@@ -168,6 +170,8 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "benchmark": "load",
+                "machine": machine(),
                 "requests": len(results),
                 "concurrency": concurrency,
                 "valid": sum(r["kind"] == "valid" for r in results),

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from polychromify.data.dataset import LabDataset
+from polychromify.precision import machine
 
 
 def main() -> None:
@@ -38,6 +39,8 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "benchmark": "loader",
+                "machine": machine(),
                 "size": ds.size,
                 "samples": len(ds),
                 "batch": a.batch,

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from polychromify.evaluate import predict_split, score_predictions
-from polychromify.precision import autocast
+from polychromify.precision import autocast, machine
 from polychromify.runtime import keep_freed_memory
 from polychromify.train import TrainConfig, train
 
@@ -71,7 +71,17 @@ def main() -> None:
         if label != "fp32"
     }
     print(
-        json.dumps({"model": a.model, "epochs": a.epochs, "runs": rows, "differences": differences}, indent=1)
+        json.dumps(
+            {
+                "benchmark": "precision",
+                "machine": machine(),
+                "model": a.model,
+                "epochs": a.epochs,
+                "runs": rows,
+                "differences": differences,
+            },
+            indent=1,
+        )
     )
 
 

@@ -20,6 +20,7 @@ from PIL import Image
 
 from polychromify.data.images import open_image
 from polychromify.data.prepare import PrepareConfig, prepare
+from polychromify.precision import machine
 
 
 def synthetic_photo(seed: int, megapixels: float) -> Image.Image:
@@ -55,6 +56,7 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "prepare",
+                "machine": machine(),
                 "photos": a.n,
                 "megapixels": a.megapixels,
                 "input_mb": round(mb, 1),

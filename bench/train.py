@@ -8,8 +8,9 @@ backward, the trainer's fused Adam step) and inference images/s (forward, no gra
 achieved fraction of the matmul peak of that precision (bench/peak.py). The host this runs on is shared and
 its speed drifts within seconds, so every timing of --steps steps is paired with a peak measured just
 before it; a row reports the medians over --repeats pairs (images/s, peak, fraction). --compile adds
-rows with torch.compile (inductor; frozen weights for inference), "compiled": true. Prints a JSON list,
-one object per model, precision and compilation.
+rows with torch.compile (inductor; frozen weights for inference), "compiled": true. Prints a JSON object:
+the machine, and `rows`, one per model, precision and compilation, each with `auto`, the precision that
+`--precision auto` picks for that model on this machine.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from peak import matmul_gflops  # noqa: E402
 from polychromify.losses import compute_loss  # noqa: E402
 from polychromify.models.registry import ColorModel, create_model, list_models  # noqa: E402
-from polychromify.precision import PRECISIONS, autocast  # noqa: E402
+from polychromify.precision import ARITHMETIC, autocast, choose, machine  # noqa: E402
 from polychromify.runtime import keep_freed_memory
 from polychromify.train import make_optimizer  # noqa: E402
 
@@ -108,6 +109,7 @@ def bench_model(
     return {
         "model": name,
         "precision": precision,
+        "auto": choose("auto", torch.device("cpu"), model).precision,
         "compiled": compiled,
         "parameters": sum(p.numel() for p in model.parameters()),
         "flops_per_image": int(infer_flops),
@@ -128,19 +130,19 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--compile", action="store_true", help="also measure torch.compile'd models")
-    ap.add_argument("--quick", action="store_true", help="cnn, v2 and unet, one repeat: under a minute")
+    ap.add_argument("--quick", action="store_true", help="cnn, v2, unet, mnv2-unet, one repeat: ~1 minute")
     ap.add_argument("--malloc", choices=("keep", "glibc"), default="keep", help="keep: as polychromify runs")
     a = ap.parse_args()
     if a.malloc == "keep":
         keep_freed_memory()
     every = [n for n in list_models() if n != "polychromify"]  # that one is an alias of v2
-    names = a.models.split(",") if a.models else (["cnn", "v2", "unet"] if a.quick else every)
+    names = a.models.split(",") if a.models else (["cnn", "v2", "unet", "mnv2-unet"] if a.quick else every)
     steps, repeats = (1, 1) if a.quick else (a.steps, a.repeats)
     peak_size = 1024 if a.quick else 2048
     rows = []
     for name in names:
         for compiled in (False, True) if a.compile else (False,):
-            for precision in PRECISIONS:
+            for precision in ARITHMETIC:
                 r = bench_model(name, precision, a.size, a.batch, steps, repeats, compiled, peak_size)
                 rows.append(r)
                 print(
@@ -149,7 +151,7 @@ def main() -> None:
                     f"{r['infer_peak_fraction']:.0%} of peak",
                     file=sys.stderr,
                 )
-    print(json.dumps(rows, indent=1))
+    print(json.dumps({"benchmark": "train", "machine": machine(), "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

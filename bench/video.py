@@ -1,6 +1,6 @@
 """Benchmark video colorization with a model (default: the shipped one); prints JSON.
 
-    python bench/video.py [--frames 60] [--smooth 0.7] [--preset veryfast] [--precision fp32] [--omp passive]
+    python bench/video.py [--frames 60] [--smooth 0.7] [--preset veryfast] [--precision auto] [--omp passive]
 
 Generates a grey clip with grain at 1280x720 and 640x480 (libx264), colorizes it end to end (decode,
 predict, smooth, compose, encode) and reports frames/s and the flicker figure with and without smoothing.
@@ -22,7 +22,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from polychromify.precision import PRECISIONS  # these two load no torch: the OpenMP setting must precede it
+from polychromify.precision import PRECISIONS, machine  # these load no torch: OpenMP settings must precede it
 from polychromify.runtime import keep_freed_memory, share_cores_with_codecs
 
 
@@ -62,7 +62,7 @@ def main() -> None:
     ap.add_argument("--smooth", type=float, default=0.7)
     ap.add_argument("--model", default="default")
     ap.add_argument("--preset", default="veryfast", help="x264 preset")
-    ap.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS)
     ap.add_argument("--omp", default="passive", choices=("passive", "spin"), help="OpenMP wait policy")
     a = ap.parse_args()
     keep_freed_memory()  # as `polychromify` does
@@ -93,12 +93,18 @@ def main() -> None:
                     "flicker_unsmoothed": r["flicker_unsmoothed"],
                     "smooth": a.smooth,
                     "preset": a.preset,
-                    "precision": a.precision,
+                    "precision": colorizer.precision,
                     "omp": a.omp,
                     "megabytes": round(dst.stat().st_size / 1e6, 2),
                 }
             )
-    out = {"benchmark": "video", "model": a.model, "tables_s": round(tables_s, 2), "results": results}
+    out = {
+        "benchmark": "video",
+        "machine": machine(),
+        "model": a.model,
+        "tables_s": round(tables_s, 2),
+        "results": results,
+    }
     print(json.dumps(out, indent=1))
 
 

@@ -36,7 +36,11 @@ def test_load_test_against_serve():
 def test_peak_and_train_benchmarks_tiny():
     peak = bench("peak.py", "--size", "256", "--repeats", "2")
     assert peak["fp32_gflops"] > 0 and peak["bf16_gflops"] > 0
-    rows = bench("train.py", "--models", "cnn,v1", "--quick", "--size", "32", "--batch", "2")
+    assert peak["faster"] == ("bf16" if peak["bf16_gflops"] > peak["fp32_gflops"] else "fp32")
+    assert {"cpu", "cores", "cpu_capability", "native_bf16"} <= set(peak["machine"])
+    out = bench("train.py", "--models", "cnn,v1", "--quick", "--size", "32", "--batch", "2")
+    assert out["machine"] == peak["machine"]
+    rows = out["rows"]
     keys = {"model", "precision", "flops_per_image", "train_images_per_s", "infer_images_per_s"}
     keys |= {"train_peak_fraction", "infer_peak_fraction"}
     assert [(r["model"], r["precision"]) for r in rows] == [
@@ -48,6 +52,7 @@ def test_peak_and_train_benchmarks_tiny():
     for r in rows:
         assert keys <= set(r) and r["train_images_per_s"] > 0 and r["infer_images_per_s"] > 0
         assert r["train_flops_per_image"] > r["flops_per_image"] > 0  # backward costs more than forward
+        assert r["auto"] == "fp32" or peak["machine"]["native_bf16"]  # no bf16 where it is emulated
     assert rows[0]["flops_per_image"] == rows[1]["flops_per_image"]  # precision does not change the count
 
 

@@ -119,3 +119,54 @@ def test_hint_partner_starts_as_its_automatic_model(tiny_dataset, tmp_path):
     assert checkpoint.read_config(run)["train"]["init"] == str(auto)
     with pytest.raises(PolychromifyError, match="do not fit"):
         checkpoint.load_into(create_model("unet"), auto)
+
+
+def _randomise_batch_norm(model: torch.nn.Module) -> None:
+    gen = torch.Generator().manual_seed(0)
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.copy_(torch.randn(bn.num_features, generator=gen) * 0.1)
+        bn.running_var.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
+        bn.weight.data.copy_(torch.rand(bn.num_features, generator=gen) + 0.5)
+        bn.bias.data.copy_(torch.randn(bn.num_features, generator=gen) * 0.1)
+
+
+def test_inference_model_folds_batch_norm_with_the_same_colours():
+    from polychromify.inference import Colorizer
+
+    net = create_model("mnv2-unet", width=8, hints=True).eval()
+    for m in net.modules():  # non-zero hint projections, so the hint branch matters
+        if isinstance(m, torch.nn.Conv2d) and m.weight.abs().sum() == 0:
+            torch.nn.init.normal_(m.weight, std=0.1)
+    _randomise_batch_norm(net)
+    fast = Colorizer(net, precision="fp32").model
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # the caller's model is untouched
+    L = torch.rand(2, 1, 48, 64) * 2 - 1
+    hints = torch.zeros(2, 3, 48, 64)
+    hints[1, :, 10:13, 20:23] = torch.tensor([0.5, -0.3, 1.0]).view(3, 1, 1)
+    with torch.no_grad():
+        for h in (None, hints):
+            assert torch.allclose(net.predict_ab(L, h), fast.predict_ab(L, h), atol=1e-5)
+
+
+def test_no_hint_terms_are_cached_per_grid_and_match_the_full_computation():
+    net = create_model("mnv2-unet", width=8, hints=True).eval()
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d) and m.weight.abs().sum() == 0:
+            torch.nn.init.normal_(m.weight, std=0.1)
+    L = torch.rand(3, 1, 48, 64) * 2 - 1
+    x = net.make_input(L, None, True)
+    with torch.no_grad():
+        cached = net(x)
+        assert len(net._no_hints) == 1
+        skips, y = {}, (grey_srgb(x[:, :1]) - net.mean) / net.std
+        for i, layer in enumerate(net.encoder):
+            skips[i] = y = layer(y)
+        full = net._hint_terms_of(x[:, 1:], skips)  # every sample's own, as with hints
+        for c, f in zip(net._no_hints[next(iter(net._no_hints))], full, strict=True):
+            assert c.shape[0] == 1 and torch.allclose(c.expand_as(f), f, atol=1e-6)
+        assert torch.equal(net(x), cached)
+        net(net.make_input(torch.zeros(1, 1, 32, 32), None, True))
+        assert len(net._no_hints) == 2  # one entry per grid size
+    net.train()
+    assert not net._no_hints  # training empties it: the weights will change

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from polychromify.errors import PolychromifyError
@@ -245,9 +247,9 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     names = ["grey"] + [r for r in a.runs if r != "grey"]  # the grey baseline always comes first
     if a.images is not None:
         device = _device(a.device)
-        results = [evaluate_images(run, a.images, device) for run in names]
+        results = [evaluate_images(run, a.images, device, precision=a.precision) for run in names]
     else:
-        results = [evaluate_dataset(run, a.data, a.split, a.limit) for run in names]
+        results = [evaluate_dataset(run, a.data, a.split, a.limit, a.precision) for run in names]
     if a.json:
         for r in results:
             print(json.dumps(r))
@@ -376,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="with --data: at most this many samples")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
     p.add_argument("--device", default="auto")
+    _add_precision(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser(
@@ -459,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-pixels", type=int, default=40_000_000, help="largest image (default: 40 megapixels)"
     )
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="network arithmetic")
+    _add_precision(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("models", help="list the registered models with their parameter counts")
@@ -487,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
     p.add_argument("--max-minutes", type=float, help="wall-clock budget; training stops when it is spent")
     p.add_argument("--device", help="auto (default: cuda > mps > cpu), cpu, cuda, cuda:N, mps")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16 = bfloat16 autocast")
+    _add_precision(p)
     p.add_argument(
         "--compile", action="store_true", help="torch.compile the model (slow start; see docs/performance.md)"
     )
@@ -560,11 +563,16 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="auto (default: cuda > mps > cpu), cpu, cuda, mps")
     p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")
+    _add_precision(p)
+
+
+def _add_precision(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
-        default="fp32",
-        help="network arithmetic: bf16 is faster on CPUs with bf16 units, colours within 1%% of fp32",
+        default="auto",
+        help="network arithmetic: auto (default) = bf16 where the device has native bf16 units and the "
+        "model runs faster in it, else fp32; bf16 without native units is ~10x slower",
     )
 
 
@@ -578,10 +586,27 @@ def _print_json(obj: object) -> None:
     print(json.dumps(obj, indent=1))
 
 
+class _Stderr(logging.Handler):
+    """The library's INFO lines (e.g. the precision chosen) as 'polychromify: ...' on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"polychromify: {record.getMessage()}", file=sys.stderr)
+
+
+def _say_on_stderr() -> None:
+    log = logging.getLogger("polychromify")
+    if not any(isinstance(h, _Stderr) for h in log.handlers):
+        log.addHandler(_Stderr())
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    warnings.showwarning = lambda message, *_: print(f"polychromify: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 1; Ctrl-C exits 130."""
     args = build_parser().parse_args(argv)
     keep_freed_memory()
+    _say_on_stderr()
     try:
         code = args.func(args)
     except PolychromifyError as exc:

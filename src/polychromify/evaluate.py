@@ -18,6 +18,7 @@ from polychromify.color import lab_to_rgb, rgb_to_lab
 from polychromify.data.images import EXTENSIONS, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer
+from polychromify.precision import autocast, resolve
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -96,11 +97,13 @@ def _originals(files: tuple[Path, ...], max_side: int) -> tuple[list[np.ndarray]
     return images, truths
 
 
-def evaluate_images(model: str | Path, folder: str | Path, device: str = "cpu", max_side: int = 640) -> dict:
+def evaluate_images(
+    model: str | Path, folder: str | Path, device: str = "cpu", max_side: int = 640, precision: str = "auto"
+) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size."""
     files = tuple(list_images(folder))
-    colorizer = None if str(model) == "grey" else Colorizer(model, device)
+    colorizer = None if str(model) == "grey" else Colorizer(model, device, precision=precision)
     images, truths = _originals(files, max_side)
     rows, seconds = [], 0.0
     for true, truth in zip(images, truths, strict=True):
@@ -125,16 +128,20 @@ def run_info(model: str | Path) -> dict:
     if str(model) == "grey":
         return {"parameters": 0, "train_seconds": 0.0}
     from polychromify.checkpoint import read_config
-    from polychromify.inference import ASSETS
+    from polychromify.inference import model_folder
 
-    folder = ASSETS / str(model) if (ASSETS / str(model) / "config.json").exists() else Path(model)
-    config = read_config(folder)
+    config = read_config(model_folder(model))
     return {"parameters": config.get("parameters"), "train_seconds": config.get("train_seconds")}
 
 
 @torch.no_grad()
 def predict_split(
-    model: str | Path, data: str | Path, split: str = "test", limit: int | None = None, batch_size: int = 32
+    model: str | Path,
+    data: str | Path,
+    split: str = "test",
+    limit: int | None = None,
+    batch_size: int = 32,
+    precision: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(L (N,H,W) in [0,100], predicted ab (N,2,H,W), true ab (N,2,H,W), seconds of prediction)."""
     from polychromify.color import L_CENTER, L_RANGE
@@ -146,11 +153,13 @@ def predict_split(
     if n == 0:
         raise PolychromifyError(f"split {split!r} of {data} is empty")
     net = None if str(model) == "grey" else resolve_model(model)
+    arithmetic = "fp32" if net is None else resolve(precision, torch.device("cpu"), net).precision
     Ls, preds, trues, seconds = [], [], [], 0.0
     for start in range(0, n, batch_size):
         L, ab = ds.batch(np.arange(start, min(n, start + batch_size)))
         t0 = time.perf_counter()
-        pred = torch.zeros_like(ab) if net is None else net.predict_ab(L).float()
+        with autocast("cpu", arithmetic):
+            pred = torch.zeros_like(ab) if net is None else net.predict_ab(L).float()
         seconds += time.perf_counter() - t0
         Ls.append(L[:, 0].numpy() * L_RANGE + L_CENTER)
         preds.append(pred.numpy())
@@ -159,10 +168,14 @@ def predict_split(
 
 
 def evaluate_dataset(
-    model: str | Path, data: str | Path, split: str = "test", limit: int | None = None
+    model: str | Path,
+    data: str | Path,
+    split: str = "test",
+    limit: int | None = None,
+    precision: str = "auto",
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) on a split of a prepared dataset."""
-    return score_predictions(model, *predict_split(model, data, split, limit))
+    return score_predictions(model, *predict_split(model, data, split, limit, precision=precision))
 
 
 def score_predictions(

@@ -2,7 +2,7 @@
 
 RUN/model.safetensors   weights of the best epoch by validation loss (or of the last, keep="last")
 RUN/config.json         architecture + arguments, training config, data summary, time, parameter count
-RUN/metrics.jsonl       one line per epoch: losses, validation metrics, wall-clock time
+RUN/metrics.jsonl       one line per epoch: losses, validation metrics, wall-clock time, training images/s
 RUN/train_state.pt      last epoch's weights, optimiser and counters (tensors only, weights_only=True)
 Runs one process or, under torchrun, DistributedDataParallel with rank 0 writing.
 """
@@ -28,7 +28,7 @@ from polychromify.data.dataset import LabDataset
 from polychromify.errors import PolychromifyError
 from polychromify.losses import compute_loss
 from polychromify.models.registry import BUILD_ONLY_ARGS, ColorModel, create_model
-from polychromify.precision import autocast, check_precision
+from polychromify.precision import autocast, check_precision, resolve
 
 STATE = "train_state.pt"
 METRICS = "metrics.jsonl"
@@ -45,7 +45,7 @@ class TrainConfig:
     lr: float = 1e-3  # Adam, as the seed
     max_minutes: float | None = None  # wall-clock budget; stops after the current step
     device: str = "auto"  # auto: cuda > mps > cpu
-    precision: str = "fp32"  # or "bf16" (autocast)
+    precision: str = "auto"  # fp32, bf16 (autocast) or auto (bf16 where native and faster: see precision.py)
     compile: bool = False  # torch.compile the training forward (and so its backward)
     seed: int = 0
     flip: bool = True  # random horizontal flips
@@ -142,6 +142,7 @@ class Trainer:
         if rank == 0:  # only once the model and data are known to be good
             _claim_run_dir(self.run, resume, overwrite)
         self.model = self.model.to(memory_format=torch.channels_last)
+        self.precision = resolve(cfg.precision, device, self.model, announce=rank == 0).precision
         self.opt = make_optimizer(self.model, cfg.lr, device)
         self.base_lrs = [g["lr"] for g in self.opt.param_groups]
         self.class_weights = self._class_weights()
@@ -195,7 +196,7 @@ class Trainer:
             disable=not self.progress or None,
             leave=False,
         )
-        total, out_of_time = 0.0, False
+        total, out_of_time, seen, t0 = 0.0, False, 0, time.perf_counter()
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             flip = (torch.rand(len(idx), generator=gen) < 0.5).numpy() if cfg.flip else None
@@ -211,11 +212,13 @@ class Trainer:
                     f"The last good checkpoint (epoch {self.epoch}) is kept in {self.run}; try a lower --lr"
                 )
             total += loss
+            seen += len(idx)
             bar.set_postfix(loss=f"{total / (step + 1):.4f}")
             if cfg.max_minutes is not None and self._agree(time.monotonic() - start > cfg.max_minutes * 60):
                 out_of_time = True
                 break
         self.train_loss = total / (step + 1)
+        self.images_per_s = seen * self.world / (time.perf_counter() - t0)  # training steps only
         return out_of_time
 
     def step(self, L: torch.Tensor, ab: torch.Tensor, hints: torch.Tensor | None) -> float:
@@ -223,7 +226,7 @@ class Trainer:
         L, ab = self._to_device(L), self._to_device(ab)
         hints = self._to_device(hints) if hints is not None else None
         x = ColorModel.make_input(L, hints, self.model.takes_hints)
-        with autocast(self.device.type, self.cfg.precision):
+        with autocast(self.device.type, self.precision):
             out = self.forward(x)
         loss = compute_loss(self.model, out.float(), ab, self.class_weights)
         self.opt.zero_grad(set_to_none=True)
@@ -242,7 +245,7 @@ class Trainer:
         for chunk in batches[: self.cfg.val_batches]:
             L, ab = self.val_set.batch(chunk)
             L, ab = self._to_device(L), self._to_device(ab)
-            with autocast(self.device.type, self.cfg.precision):
+            with autocast(self.device.type, self.precision):
                 out = self.model(ColorModel.make_input(L, None, self.model.takes_hints)).float()
             pred = self.model.decode(out, L.shape[-2:])
             k = len(chunk)
@@ -319,6 +322,7 @@ class Trainer:
             "train_loss": self.train_loss,
             **val,
             "seconds": round(self.seconds, 2),
+            "images_per_s": round(self.images_per_s, 2),
         }
         with open(self.run / METRICS, "a") as f:
             f.write(json.dumps(record) + "\n")
@@ -346,6 +350,7 @@ class Trainer:
                 "photos": m["photos"],
             },
             "status": status,
+            "precision": self.precision,  # what `train.precision` resolved to on this machine
             "epochs_done": self.epoch,
             "best_epoch": self.best_epoch,
             "best_val_loss": self.best_val,

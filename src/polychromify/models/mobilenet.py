@@ -135,6 +135,7 @@ class MobileNetUNet(ColorModel):
     ) -> None:
         super().__init__()
         self.takes_hints = hints
+        self._no_hints: dict[tuple, tuple[torch.Tensor, ...]] = {}  # see _hint_terms
         self.temperature = temperature
         self.encoder_lr = encoder_lr
         self.register_buffer("bins", torch.tensor(ab_bins(), dtype=torch.float32))  # (Q,2) CIELAB units
@@ -163,6 +164,7 @@ class MobileNetUNet(ColorModel):
 
     def train(self, mode: bool = True) -> MobileNetUNet:
         super().train(mode)
+        self._no_hints.clear()
         self.encoder[: self.freeze].eval()  # frozen layers keep ImageNet's batch-norm statistics
         return self
 
@@ -182,23 +184,38 @@ class MobileNetUNet(ColorModel):
             y = layer(y)
             if i in _TAPS:
                 skips[i] = y
-        h4 = h8 = h16 = None
-        if self.takes_hints:
-            h4 = self.hint4(_hint_cells(x[:, 1:]))
-            h8 = self.hint8(nn.functional.max_pool2d(h4, 2, ceil_mode=True))
-            h16 = self.hint16(nn.functional.max_pool2d(h8, 2, ceil_mode=True))
+        h4, h8, h16 = self._hint_terms(x[:, 1:], skips) if self.takes_hints else (0, 0, 0)
         y = self.bottom(skips[18])
         y = y + self.context(y)
-        y = self.up16(torch.cat([_up(y, skips[13]), skips[13]], 1))
-        if h16 is not None:
-            y = y + self.hint_out[2](_fit(h16, y))
-        y = self.up8(torch.cat([_up(y, skips[6]), skips[6]], 1))
-        if h8 is not None:
-            y = y + self.hint_out[1](_fit(h8, y))
-        y = self.up4[0](torch.cat([_up(y, skips[3]), skips[3]], 1))
-        if h4 is not None:
-            y = y + self.hint_out[0](_fit(h4, y))
+        y = self.up16(torch.cat([_up(y, skips[13]), skips[13]], 1)) + h16
+        y = self.up8(torch.cat([_up(y, skips[6]), skips[6]], 1)) + h8
+        y = self.up4[0](torch.cat([_up(y, skips[3]), skips[3]], 1)) + h4
         return self.head(self.up4[1](y))
+
+    def _hint_terms(self, hints: torch.Tensor, skips: dict) -> tuple[torch.Tensor, ...]:
+        """(a, b, mask) (N,3,H,W) -> what the decoder adds at strides 4, 8 and 16. Without any hint that
+        depends on the grid's size only: in eval mode it is computed once per size and precision (a tenth of
+        the automatic model's time), a cache that train() and load_state_dict() empty."""
+        key = (*hints.shape[-2:], hints.device, torch.is_autocast_enabled(hints.device.type))
+        if self.training or hints.any():
+            return self._hint_terms_of(hints, skips)
+        if key not in self._no_hints:
+            if len(self._no_hints) >= 8:
+                self._no_hints.clear()
+            self._no_hints[key] = self._hint_terms_of(hints[:1], {i: s[:1] for i, s in skips.items()})
+        return self._no_hints[key]
+
+    def _hint_terms_of(self, hints: torch.Tensor, skips: dict) -> tuple[torch.Tensor, ...]:
+        h4 = self.hint4(_hint_cells(hints))
+        h8 = self.hint8(nn.functional.max_pool2d(h4, 2, ceil_mode=True))
+        h16 = self.hint16(nn.functional.max_pool2d(h8, 2, ceil_mode=True))
+        return tuple(
+            out(_fit(h, skips[i])) for out, h, i in zip(self.hint_out, (h4, h8, h16), (3, 6, 13), strict=True)
+        )
+
+    def load_state_dict(self, *args, **kwargs):
+        self._no_hints.clear()
+        return super().load_state_dict(*args, **kwargs)
 
     def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
         """Logits -> annealed-mean ab (N,2,*size) in [-1,1]."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from polychromify.errors import PolychromifyError
 
@@ -107,6 +108,20 @@ def load_strictly(module: nn.Module, state: dict[str, torch.Tensor], what: str) 
     except RuntimeError as exc:
         lines = str(exc).strip().splitlines()
         raise PolychromifyError(f"{what}: {' '.join(lines[:2])[:300]}") from None
+
+
+def fold_batch_norm(model: nn.Module) -> nn.Module:
+    """For inference: every Conv2d directly followed by a BatchNorm2d in an nn.Sequential absorbs it (the
+    normalisation becomes the convolution's weights and bias; the same outputs up to rounding, one pass over
+    the activations less). In place, on a model in eval mode; returns it."""
+    if model.training:
+        raise ValueError("fold_batch_norm needs a model in eval mode")
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(seq) - 1):
+            conv, bn = seq[i], seq[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                seq[i], seq[i + 1] = fuse_conv_bn_eval(conv, bn), nn.Identity()
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -69,10 +69,10 @@ class _Gate:
 
 
 def create_app(
-    models: dict[str, str | Path] | None = None, limits: Limits | None = None, precision: str = "fp32"
+    models: dict[str, str | Path] | None = None, limits: Limits | None = None, precision: str = "auto"
 ) -> FastAPI:
     """App serving `models` ({name: 'default' or run folder}); each is loaded once, on first use, and runs in
-    `precision` (fp32 or bf16)."""
+    `precision` (auto, fp32 or bf16; see polychromify.precision)."""
     models = models or {"default": "default"}
     limits = limits or Limits()
     check_precision(precision)  # now, not at the first request (models load on first use)

@@ -1,0 +1,114 @@
+"""--precision auto: bf16 only where the device has it natively and it is faster; the choice is said once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from polychromify import inference, precision
+from polychromify.errors import PolychromifyError
+from polychromify.models import create_model
+from tests.conftest import REPO, SAMPLES
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def cpu_with(monkeypatch):
+    """cpu_with(*flags): pretend the CPU has these /proc/cpuinfo flags and nothing that torch probes."""
+
+    def pretend(*flags: str) -> None:
+        monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset(flags))
+        for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+            monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+
+    return pretend
+
+
+def test_auto_is_fp32_on_a_cpu_without_native_bf16(cpu_with):
+    cpu_with("avx2", "fma")
+    choice = precision.choose("auto", CPU, create_model("cnn"))
+    assert choice.precision == "fp32" and str(choice) == "precision: fp32 (this CPU has no native bf16)"
+
+
+@pytest.mark.parametrize("flag", ["avx512_bf16", "amx_bf16"])
+def test_auto_is_bf16_on_a_native_cpu_only_where_the_model_is_faster(cpu_with, monkeypatch, flag):
+    cpu_with("avx2", flag)
+    assert precision.choose("auto", CPU).precision == "bf16"
+    monkeypatch.setattr(precision, "time_forward", lambda *_: {"fp32": 1.0, "bf16": 0.5})
+    fast = precision.choose("auto", CPU, create_model("cnn"))
+    assert fast.precision == "bf16" and "2.0x faster" in fast.reason
+    monkeypatch.setattr(precision, "time_forward", lambda *_: {"fp32": 1.0, "bf16": 1.2})
+    slow = precision.choose("auto", CPU, create_model("cnn"))
+    assert slow.precision == "fp32" and "no faster" in slow.reason
+
+
+def test_auto_on_cuda_follows_the_gpu(monkeypatch):
+    cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert precision.choose("auto", cuda) == precision.Choice("bf16", "this GPU computes bf16")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert precision.choose("auto", cuda).precision == "fp32"
+    assert precision.choose("auto", torch.device("mps")).precision == "fp32"
+
+
+def test_explicit_bf16_without_native_units_runs_but_warns_with_the_measurement(cpu_with):
+    cpu_with("avx2")
+    choice = precision.choose("bf16", CPU)
+    assert choice.precision == "bf16"
+    assert "no native bf16" in choice.warning and "slower than fp32" in choice.warning
+    assert precision.choose("fp32", CPU) == precision.Choice("fp32", "asked for")
+    cpu_with("avx512_bf16")
+    assert precision.choose("bf16", CPU).warning is None
+    with pytest.raises(PolychromifyError, match="auto, fp32 or bf16"):
+        precision.choose("fp16", CPU)
+
+
+def test_the_default_never_picks_what_this_machines_measurement_found_slower():
+    model = inference.resolve_model("default")
+    choice = precision.choose("auto", CPU, model)
+    times = precision.time_forward(model, CPU)  # the micro-benchmark, in this run, on this machine
+    other = "bf16" if choice.precision == "fp32" else "fp32"
+    assert times[choice.precision] <= 1.25 * times[other], (choice, times)
+    if not precision.native_bf16(CPU)[0]:  # emulated bf16: many times slower
+        assert choice.precision == "fp32" and times["bf16"] > 2 * times["fp32"]
+
+
+def test_colorize_cli_says_its_precision_once(tmp_path):
+    env = os.environ | {"PYTHONPATH": str(REPO / "src")}
+    photo = SAMPLES / "bw" / "tuxpaint-data--sheep.jpg"
+    cmd = [sys.executable, "-m", "polychromify", "colorize", str(photo), "-o", str(tmp_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if "precision:" in line]
+    native = precision.native_bf16(CPU)[0]
+    assert len(said) == 1 and said[0].startswith("polychromify: precision: ")
+    assert native or said[0] == "polychromify: precision: fp32 (this CPU has no native bf16)"
+    assert "Traceback" not in r.stderr and (tmp_path / photo.name).is_file()
+
+
+def test_one_line_api_loads_the_model_once_and_again_when_its_weights_change(monkeypatch, tmp_path):
+    from polychromify import checkpoint
+
+    loads = []
+    real = inference.load_model
+    monkeypatch.setattr(inference, "load_model", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
+    inference._kept_colorizer.cache_clear()
+    grey = np.full((24, 32), 120, np.uint8)
+    for _ in range(3):
+        inference.colorize(grey)
+    assert len(loads) == 1
+    run = tmp_path / "run"
+    checkpoint.save_run(run, create_model("cnn"), {})
+    inference.colorize(grey, model=run)
+    inference.colorize(grey, model=run)
+    assert len(loads) == 2
+    os.utime(run / "model.safetensors", ns=(1, 1))  # retrained in place: the cache must not serve it stale
+    inference.colorize(grey, model=run)
+    assert len(loads) == 3
+    assert inference._kept_colorizer.cache_info().maxsize <= 8  # bounded
