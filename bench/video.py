@@ -1,6 +1,6 @@
 """Benchmark video colorization with a model (default: the shipped one); prints JSON.
 
-    python bench/video.py [--frames 60] [--smooth 0.7] [--preset veryfast] [--precision auto] [--omp passive]
+    python bench/video.py [--frames 60] [--every 2] [--preset veryfast] [--precision auto] [--omp passive]
 
 Generates a grey clip with grain at 1280x720 and 640x480 (libx264), colorizes it end to end (decode,
 predict, smooth, compose, encode) and reports frames/s and the flicker figure with and without smoothing.
@@ -8,6 +8,11 @@ The ceiling comes from the same run: `transcode_frames_per_s` decodes and re-enc
 same preset and no colorization at all. The colour tables are built first, once per process, and their
 time is reported apart (`tables_s`). `--omp spin` keeps OpenMP's default busy-waiting, which
 `polychromify video` turns off (OMP_WAIT_POLICY=PASSIVE) before torch loads.
+
+`pan` measures what `--every` costs in colour: a 1280x720 pan across a real colour photo (samples/, 4 px
+a frame), turned grey, colorized with the network on every frame and on every --every-th, each scored
+against the colour frames it came from (PSNR of the RGB frames, mean over frames), and the two outputs
+against each other.
 """
 
 from __future__ import annotations
@@ -39,6 +44,44 @@ def make_clip(path: Path, w: int, h: int, frames: int, fps: int = 25) -> None:
         out.mux(s.encode(None))
 
 
+def pan_clip(path: Path, frames: int, w: int = 1280, h: int = 720, step: int = 4) -> list[np.ndarray]:
+    """A grey clip panning across a real colour photo; returns the colour frames it was made from."""
+    photo = Image.open(Path(__file__).parents[1] / "samples" / "color" / "lxqt-themes--Valendas.jpg")
+    scale = max(h / photo.height, (w + step * frames) / photo.width)
+    big = np.asarray(photo.convert("RGB").resize((round(photo.width * scale), round(photo.height * scale))))
+    top = (big.shape[0] - h) // 2
+    truth = [big[top : top + h, i * step : i * step + w] for i in range(frames)]
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.options = {"crf": "12"}
+        for rgb in truth:
+            grey = np.asarray(Image.fromarray(rgb).convert("L").convert("RGB"))
+            out.mux(s.encode(av.VideoFrame.from_ndarray(grey, format="rgb24")))
+        out.mux(s.encode(None))
+    return truth
+
+
+def pan_quality(tmp: Path, colorizer, every: int, frames: int) -> dict:
+    """PSNR against the colour truth of the pan colorized with the network on every frame and every Nth."""
+    from polychromify.metrics import psnr
+    from polychromify.video import colorize_video
+
+    truth = pan_clip(tmp / "pan.mp4", frames)
+    outs = {}
+    for n in sorted({1, every}):
+        colorize_video(tmp / "pan.mp4", tmp / f"pan{n}.mp4", colorizer, progress=False, every=n)
+        with av.open(str(tmp / f"pan{n}.mp4")) as c:
+            outs[n] = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    score = {
+        f"psnr_every_{n}": round(float(np.mean([psnr(o, t) for o, t in zip(v, truth, strict=True)])), 3)
+        for n, v in outs.items()
+    }
+    pairs = zip(outs[1], outs[every], strict=True)
+    between = np.mean([psnr(x, y) for x, y in pairs]) if every != 1 else float("inf")
+    return {"frames": frames, **score, f"psnr_every_1_vs_{every}": round(float(between), 2)}
+
+
 def transcode(src: Path, dst: Path, preset: str, crf: int = 18) -> float:
     """Decode and re-encode `src` as `polychromify video` writes it, with no colorization: frames/s."""
     start = time.perf_counter()
@@ -60,6 +103,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--smooth", type=float, default=0.7)
+    ap.add_argument("--every", type=int, default=2, help="network on every Nth frame (the default)")
     ap.add_argument("--model", default="default")
     ap.add_argument("--preset", default="veryfast", help="x264 preset")
     ap.add_argument("--precision", default="auto", choices=PRECISIONS)
@@ -81,7 +125,9 @@ def main() -> None:
         for w, h in ((1280, 720), (640, 480)):
             src, dst = Path(tmp, f"{w}x{h}.mp4"), Path(tmp, f"out{w}.mp4")
             make_clip(src, w, h, a.frames)
-            r = colorize_video(src, dst, colorizer, smooth=a.smooth, preset=a.preset, progress=False)
+            r = colorize_video(
+                src, dst, colorizer, smooth=a.smooth, preset=a.preset, progress=False, every=a.every
+            )
             ceiling = transcode(src, Path(tmp, f"copy{w}.mp4"), a.preset)
             results.append(
                 {
@@ -92,18 +138,23 @@ def main() -> None:
                     "flicker": r["flicker"],
                     "flicker_unsmoothed": r["flicker_unsmoothed"],
                     "smooth": a.smooth,
+                    "every": a.every,
+                    "network_frames": r["network_frames"],
                     "preset": a.preset,
                     "precision": colorizer.precision,
                     "omp": a.omp,
                     "megabytes": round(dst.stat().st_size / 1e6, 2),
                 }
             )
+    with tempfile.TemporaryDirectory() as tmp:
+        pan = pan_quality(Path(tmp), colorizer, a.every, min(a.frames, 48))
     out = {
         "benchmark": "video",
         "machine": machine(),
         "model": a.model,
         "tables_s": round(tables_s, 2),
         "results": results,
+        "pan": pan,
     }
     print(json.dumps(out, indent=1))
 

@@ -213,3 +213,25 @@ def test_hint_colours_its_place_in_every_frame(tmp_path, colorizer):
     )
     far = np.linalg.norm(ab_near(tmp_path / "plain.mp4", 8, 8) - ab_near(tmp_path / "hint.mp4", 8, 8), axis=1)
     assert (moved > 2 / 128).all() and (moved > far).all()  # towards the hint, at the hint's place
+
+
+def test_network_on_every_other_frame_blends_between_and_restarts_at_cuts(tmp_path, colorizer, monkeypatch):
+    make_clip(tmp_path / "cut.mp4", frames=24, cut_at=11, audio=False, grain=2.0)  # a cut on an odd frame
+    ran, blends = [], []
+    real_predict, real_lerp = colorizer.predict_lightness, torch.lerp
+    monkeypatch.setattr(
+        colorizer, "predict_lightness", lambda L, *a: ran.append(len(L)) or real_predict(L, *a)
+    )
+    monkeypatch.setattr(video.torch, "lerp", lambda x, y, t: blends.append(t) or real_lerp(x, y, t))
+    every2 = colorize_video(tmp_path / "cut.mp4", tmp_path / "e2.mp4", colorizer, smooth=0.0, progress=False)
+    # even frames, the cut's first frame (11) and the last (23): 12 + 2
+    assert every2["every"] == 2 and every2["network_frames"] == sum(ran) == 14 and every2["cuts"] == [11]
+    # frames 1, 3, ..., 9 and 13, ..., 21 blend half-way; frame 10 does not blend across the cut at 11
+    assert blends == [0.5] * 10 and probe(tmp_path / "e2.mp4")["frames"] == 24
+    ran.clear()
+    every1 = colorize_video(
+        tmp_path / "cut.mp4", tmp_path / "e1.mp4", colorizer, smooth=0.0, progress=False, every=1
+    )
+    assert every1["network_frames"] == sum(ran) == 24 and every1["cuts"] == [11]
+    with pytest.raises(PolychromifyError, match="every"):
+        colorize_video(tmp_path / "cut.mp4", tmp_path / "e0.mp4", colorizer, progress=False, every=0)

@@ -176,6 +176,7 @@ def cmd_video(a: argparse.Namespace) -> int:
             a.batch_size,
             a.preset,
             a.overwrite,
+            every=a.every,
         )
     except KeyboardInterrupt:
         partial = a.out.with_name(f"{a.out.stem}.partial{a.out.suffix}")
@@ -440,6 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="veryfast",
         help="x264/x265 speed: ultrafast (about 4x faster encoding, files ~2x larger) ... veryslow "
         "(default: veryfast)",
+    )
+    p.add_argument(
+        "--every",
+        type=int,
+        default=2,
+        metavar="N",
+        help="run the network on every Nth frame and on each shot's first; the frames between blend the "
+        "two around them (default: 2; 1 = every frame)",
     )
     p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default: 8)")
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write frames/s and the flicker figures")

@@ -140,7 +140,6 @@ class Colorizer:
         ab, _ = self.predict_small(greys, hints)
         return [self.compose(g, a, saturation) for g, a in zip(greys, ab, strict=True)]
 
-    @torch.no_grad()
     def predict_small(
         self,
         greys: Sequence[np.ndarray],
@@ -150,20 +149,26 @@ class Colorizer:
         """Same-size grey images (H,W) uint8 -> (ab (N,2,gh,gw) in [-1,1], L (N,1,gh,gw) in [0,100]) at the
         network's resolution (longer side `input_size`). `size` (H,W): the size of the images the greys
         stand for, if they were downscaled; it sets the network's grid and the hints' coordinates."""
-        hints = hints or [()] * len(greys)
+        L = torch.from_numpy(self.small_lightness(greys, size))
+        return self.predict_lightness(L, hints, size or greys[0].shape), L
+
+    @torch.no_grad()
+    def predict_lightness(
+        self, L: torch.Tensor, hints: Sequence[Sequence[Hint]] | None, size: tuple[int, int]
+    ) -> torch.Tensor:
+        """L (N,1,gh,gw) in [0,100] from `small_lightness` -> ab (N,2,gh,gw) in [-1,1]. `size` (H,W): the
+        size of the images L stands for (the hints' coordinates)."""
+        hints = hints or [()] * len(L)
         if any(hints) and not self.takes_hints:
             raise PolychromifyError(f"model {self.model.arch['name']} does not take colour hints")
-        h, w = size or greys[0].shape
-        small = self.small_lightness(greys, size)
-        gh, gw = small.shape[-2:]
-        L = torch.from_numpy(small)
-        x = torch.from_numpy(normalize_l(small)).to(self.device, memory_format=torch.channels_last)
+        h, w = size
+        gh, gw = L.shape[-2:]
+        x = torch.from_numpy(normalize_l(L.numpy())).to(self.device, memory_format=torch.channels_last)
         hint_t = torch.stack([_hint_tensor(hs, w, h, gw, gh) for hs in hints])
         hint_t = hint_t.to(self.device, memory_format=torch.channels_last)
         net = self.hint_model if any(hints) else self.model
         with autocast(self.device.type, self.precision):
-            ab = net.predict_ab(x, hint_t if net.takes_hints else None).float().cpu()
-        return ab, L
+            return net.predict_ab(x, hint_t if net.takes_hints else None).float().cpu()
 
     def small_lightness(self, greys: Sequence[np.ndarray], size: tuple[int, int] | None = None) -> np.ndarray:
         """Same-size grey images -> CIELAB L (N,1,gh,gw) in [0,100] on the network's grid (box-averaged)."""

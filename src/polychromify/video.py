@@ -1,9 +1,11 @@
 """`polychromify video`: colorize a film frame by frame without flicker, keeping frame rate, timing and sound.
 
 Frames go through the same inference path as photos (network at low resolution, ab joined with the
-full-resolution grey). Flicker is reduced by smoothing the predicted ab over time, per pixel, with a
-weight that falls where the picture moves; the smoothing restarts at scene cuts so colours never bleed
-from one shot into the next.
+full-resolution grey). The network runs on every `every`-th frame (default 2) and on the first frame of
+each shot; the frames between blend the colours of the two around them, which halves the network's share
+of the time. Flicker is reduced by smoothing the ab over time, per pixel, with a weight that falls where
+the picture moves; the smoothing restarts at scene cuts so colours never bleed from one shot into the
+next.
 """
 
 from __future__ import annotations
@@ -37,26 +39,43 @@ IMAGE_DEMUXERS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "t
 
 
 @dataclass
-class TemporalSmoother:
-    """Exponential moving average of ab (2,h,w) over frames. Per pixel, the previous state keeps weight
-    strength * exp(-|dL| / motion): where the image changes, the new prediction wins. A scene cut restarts
-    the average: the L histograms of two frames differ by more than `cut` (total variation distance,
-    0..1; motion within a shot keeps the histogram) and the mean |dL| exceeds `min_change` L units."""
+class CutDetector:
+    """A frame starts a new shot when the L histograms of it and the frame before differ by more than `cut`
+    (total variation distance, 0..1; motion within a shot keeps the histogram) and the mean |dL| exceeds
+    `min_change` L units. The first frame starts one."""
 
-    strength: float = 0.7
     cut: float = 0.3
     min_change: float = 5.0
-    motion: float = 3.0
-    state: torch.Tensor | None = field(default=None, repr=False)
     prev_L: torch.Tensor | None = field(default=None, repr=False)
 
-    def __call__(self, ab: torch.Tensor, L: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        """ab (2,h,w) in [-1,1], L (1,h,w) in [0,100] -> (smoothed ab, does this frame start a shot?)."""
+    def __call__(self, L: torch.Tensor) -> bool:
         is_cut = self.prev_L is None or (
             float((L - self.prev_L).abs().mean()) > self.min_change
             and _hist_distance(L, self.prev_L) > self.cut
         )
-        if is_cut or self.strength <= 0:
+        self.prev_L = L
+        return is_cut
+
+
+@dataclass
+class TemporalSmoother:
+    """Exponential moving average of ab (2,h,w) over frames. Per pixel, the previous state keeps weight
+    strength * exp(-|dL| / motion): where the image changes, the new prediction wins. A scene cut restarts
+    the average, so colours never bleed from one shot into the next."""
+
+    strength: float = 0.7
+    motion: float = 3.0
+    cuts: CutDetector = field(default_factory=CutDetector)
+    state: torch.Tensor | None = field(default=None, repr=False)
+    prev_L: torch.Tensor | None = field(default=None, repr=False)
+
+    def __call__(
+        self, ab: torch.Tensor, L: torch.Tensor, new_shot: bool | None = None
+    ) -> tuple[torch.Tensor, bool]:
+        """ab (2,h,w) in [-1,1], L (1,h,w) in [0,100] -> (smoothed ab, does this frame start a shot?).
+        `new_shot`: that answer, if the caller's own CutDetector already gave it."""
+        is_cut = self.cuts(L) if new_shot is None else new_shot
+        if is_cut or self.strength <= 0 or self.prev_L is None:
             self.state = ab
         else:
             keep = self.strength * torch.exp(-(L - self.prev_L).abs() / self.motion)
@@ -74,15 +93,19 @@ class _Decoded:
     grey: np.ndarray  # (H,W) uint8, or (H/2,W/2) with yuv
     pts: int | None
     yuv: np.ndarray | None = None  # (3H/2,W) uint8 yuv420p planes: Y kept as decoded, U and V replaced
+    index: int = 0  # frame number in the film
+    L: torch.Tensor | None = None  # (1,gh,gw) on the network's grid, once computed
+    new_shot: bool = False
+    ab: torch.Tensor | None = None  # (2,gh,gw): the network's prediction, on the frames it runs on
 
 
-def _decode(vf: av.VideoFrame) -> _Decoded:
+def _decode(vf: av.VideoFrame, index: int = 0) -> _Decoded:
     # the fast path stores the two (H/2,W/2) chroma planes as H/4 rows of the (3H/2,W) array: H % 4 == 0
     if vf.format.name == "yuv420p" and vf.color_range != 2 and vf.width % 2 == 0 and vf.height % 4 == 0:
         yuv = vf.to_ndarray()
         half = Image.fromarray(yuv[: vf.height]).reduce(2).point(_Y_TO_GREY_LIST)
-        return _Decoded(np.asarray(half), vf.pts, yuv)
-    return _Decoded(vf.to_ndarray(format="gray"), vf.pts)
+        return _Decoded(np.asarray(half), vf.pts, yuv, index)
+    return _Decoded(vf.to_ndarray(format="gray"), vf.pts, index=index)
 
 
 def _colour_frame(d: _Decoded, ab: torch.Tensor, saturation: float, pix_fmt: str) -> av.VideoFrame:
@@ -134,6 +157,7 @@ def colorize_video(
     preset: str = "veryfast",
     overwrite: bool = False,
     progress: bool = True,
+    every: int = 2,
 ) -> dict:
     """Colorize `src` into `dst`; returns a report (frames, timings, flicker with and without smoothing,
     scene cuts). The output is written as DST.partial.EXT and renamed when complete; after Ctrl-C the
@@ -143,6 +167,8 @@ def colorize_video(
         raise PolychromifyError("--smooth must be in [0, 1)")
     if saturation < 0:
         raise PolychromifyError("saturation must be >= 0")
+    if not (isinstance(every, int) and every >= 1):
+        raise PolychromifyError("--every must be a whole number >= 1")
     if preset not in PRESETS:
         raise PolychromifyError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
     if not src.is_file():
@@ -162,7 +188,18 @@ def colorize_video(
         raise PolychromifyError(f"cannot write {dst}: {exc}") from None
     try:
         report = _run(
-            inp, out, colorizer, smooth, saturation, list(hints), codec, crf, batch_size, preset, progress
+            inp,
+            out,
+            colorizer,
+            smooth,
+            saturation,
+            list(hints),
+            codec,
+            crf,
+            batch_size,
+            preset,
+            progress,
+            every,
         )
     except KeyboardInterrupt:  # keep what was done: the partial file is closed properly and plays
         _close(out)
@@ -192,7 +229,9 @@ def _open_input(src: Path) -> av.container.InputContainer:
     return inp
 
 
-def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size, preset, progress) -> dict:
+def _run(
+    inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size, preset, progress, every
+) -> dict:
     vin = inp.streams.video[0]
     vin.thread_type = "AUTO"
     try:
@@ -215,23 +254,46 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
         else:
             aout = out.add_stream("aac", rate=ain.rate or 48000)
 
-    smoother = TemporalSmoother(smooth)
+    smoother, detect = TemporalSmoother(smooth), CutDetector()
     flicker, raw_flicker = _Flicker(), _Flicker()
     cuts: list[int] = []
     buffer: list[_Decoded] = []
-    frames = 0
+    frames = decoded = net_frames = 0
+    key: _Decoded | None = None  # the last frame the network ran on
     writer = _Writer(out)
     start = time.perf_counter()
 
-    def flush() -> None:
-        """Colorize and encode the buffered frames; each encoded frame leaves the buffer at once, so after an
-        interruption a second call finishes exactly the frames still missing."""
-        nonlocal frames
-        ab, L = colorizer.predict_small([d.grey for d in buffer], [hints] * len(buffer), (h, w))
+    def flush(final: bool = False) -> None:
+        """Colorize and encode the buffered frames. The network runs on every `every`-th frame and on the
+        first of each shot; a frame between two of them takes the linear blend of their colours (the
+        earlier one's alone if the later one starts a shot). Frames after the last network frame wait for
+        the next one, unless `final`. Each encoded frame leaves the buffer at once, so after an interruption
+        a second call finishes exactly the frames still missing."""
+        nonlocal frames, key, net_frames
+        fresh = [d for d in buffer if d.L is None]
+        if fresh:
+            small = torch.from_numpy(colorizer.small_lightness([d.grey for d in fresh], (h, w)))
+            for d, lum in zip(fresh, small, strict=True):
+                d.L, d.new_shot = lum, detect(lum)
+        last = buffer[-1] if final else None
+        run = [d for d in buffer if d.ab is None and (d.index % every == 0 or d.new_shot or d is last)]
+        if run:
+            ab = colorizer.predict_lightness(torch.stack([d.L for d in run]), [hints] * len(run), (h, w))
+            for d, a in zip(run, ab, strict=True):
+                d.ab = a
+            net_frames += len(run)
         done = 0
         try:
-            for d, a, lum in zip(list(buffer), ab, L, strict=True):
-                smoothed, new_shot = smoother(a, lum)
+            for i, d in enumerate(list(buffer)):
+                if d.ab is not None:
+                    a, key = d.ab, d
+                else:
+                    after = next((e for e in buffer[i + 1 :] if e.ab is not None), None)
+                    if after is None:
+                        break  # it waits for the next network frame
+                    t = (d.index - key.index) / (after.index - key.index)
+                    a = key.ab if after.new_shot else torch.lerp(key.ab, after.ab, t)
+                smoothed, new_shot = smoother(a, d.L, d.new_shot)
                 if new_shot and frames > 0:
                     cuts.append(frames)
                 flicker.add(smoothed, new_shot)
@@ -261,20 +323,21 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
                         writer.encode(aout, af)
                 continue
             for vf in packet.decode():
-                d = _decode(vf)
+                d = _decode(vf, decoded)
+                decoded += 1
                 if buffer and buffer[0].grey.shape != d.grey.shape:  # the decoder changed pixel format
-                    flush()
+                    flush(final=True)
                 buffer.append(d)
-                if len(buffer) >= batch_size:
+                if len(buffer) >= batch_size * every:
                     flush()
         if buffer:
-            flush()
+            flush(final=True)
     except av.FFmpegError as exc:
         raise PolychromifyError(f"cannot decode {inp.name}: {exc}") from None
     finally:
         bar.close()
         if buffer:  # interrupted: encode what was decoded so the partial file ends cleanly
-            flush()
+            flush(final=True)
         writer.encode(vout, None)
         if aout is not None and not copy_audio:
             writer.encode(aout, None)
@@ -289,6 +352,8 @@ def _run(inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size,
         "audio": None if ain is None else ("copied" if copy_audio else "re-encoded (aac)"),
         "seconds": round(seconds, 3),
         "frames_per_s": round(frames / seconds, 2) if seconds else math.inf,
+        "every": every,
+        "network_frames": net_frames,
         "smooth": smoother.strength,
         "flicker": round(flicker.value, 4),
         "flicker_unsmoothed": round(raw_flicker.value, 4),
