@@ -35,7 +35,8 @@ def main() -> None:
         data, run = Path(tmp, "data"), Path(tmp, "run")
         crops = max(1, a.batch * a.steps // 4)  # enough samples for --steps batches
         prep = [*cli, "prepare", str(REPO / "samples" / "color"), "--out", str(data)]
-        subprocess.run([*prep, "--crops-per-image", str(crops), "--split", "0.9,0.1,0"], check=True)
+        prep += ["--crops-per-image", str(crops), "--split", "0.9,0.1,0"]
+        subprocess.run(prep, check=True, capture_output=True)
         train = [*cli, "train", "--model", a.model, "--data", str(data), "--out", str(run)]
         train += ["--epochs", "1", "--batch-size", str(a.batch), "--steps-per-epoch", str(a.steps)]
         done = subprocess.run(train, check=True, capture_output=True, text=True)

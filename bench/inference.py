@@ -1,11 +1,13 @@
 """Benchmark inference of a model (default: the shipped one); prints JSON.
 
-    python bench/inference.py [--model default] [--repeats 5] [--threads 0] [--precision auto]
+    python bench/inference.py [--model default] [--repeats 5] [--threads 0] [--precision auto] [--compare]
 
 - images/s of the network alone at its input size (longer side 256), batch 8, channels-last as the
   Colorizer runs it;
 - seconds per 12-megapixel grey JPEG end to end as `polychromify colorize` does it (decode, predict,
-  upsample, Lab->RGB table, JPEG encode and write), with the time of each stage, median of --repeats.
+  upsample, Lab->RGB table, JPEG encode and write), with the time of each stage, median of --repeats;
+- with --compare, the same for PyTorch fp32 and bf16 and for onnxruntime (`--runtime onnx`, fp32) in the
+  same run, in `runs`.
 """
 
 from __future__ import annotations
@@ -43,31 +45,20 @@ def synthetic_grey_photo(w: int = 4000, h: int = 3000) -> Image.Image:
     return Image.fromarray(np.clip(im + rng.integers(-6, 7, (h, w)), 0, 255).astype(np.uint8), "L")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    ap.add_argument("--precision", default="auto", choices=PRECISIONS)
-    ap.add_argument("--malloc", choices=("keep", "glibc"), default="keep", help="keep: as polychromify runs")
-    a = ap.parse_args()
-    if a.malloc == "keep":
-        keep_freed_memory()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    c = Colorizer(a.model, precision=a.precision)
+def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
+    """Network images/s at 256x192 (batch 8) and a 12-MP photo end to end, for one runtime and precision."""
+    c = Colorizer(model, precision=precision, runtime=runtime)
     c.colorize_array(np.zeros((64, 64), np.uint8))  # warm-up, builds the Lab->RGB table
-
     x = torch.zeros(8, 1, 192, 256).contiguous(memory_format=torch.channels_last)
     hints = torch.zeros(8, 3, 192, 256).contiguous(memory_format=torch.channels_last)
     with torch.no_grad(), autocast("cpu", c.precision):
-        net = _median_time(lambda: c.model.predict_ab(x, hints if c.takes_hints else None), a.repeats)
+        net = _median_time(lambda: c.model.predict_ab(x, hints if c.takes_hints else None), repeats)
 
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp, "photo.jpg")
         synthetic_grey_photo().save(src, quality=90)
         stages: dict[str, list[float]] = {"decode": [], "colorize": [], "encode": []}
-        for _ in range(a.repeats):
+        for _ in range(repeats):
             t0 = time.perf_counter()
             photo = _read(src)
             t1 = time.perf_counter()
@@ -78,24 +69,44 @@ def main() -> None:
             for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2), strict=True):
                 stages[k].append(v)
     per_stage = {k: round(statistics.median(v), 3) for k, v in stages.items()}
-    print(
-        json.dumps(
-            {
-                "benchmark": "inference",
-                "model": a.model,
-                "machine": machine(),
-                "precision": c.precision,
-                "precision_asked": a.precision,
-                "precision_reason": c.choice.reason,
-                "threads": torch.get_num_threads(),
-                "net_input": [192, 256],
-                "net_images_per_s": round(8 / net, 1),
-                "photo_12mp_seconds": round(sum(per_stage.values()), 3),
-                "photo_12mp_stages_s": per_stage,
-            },
-            indent=1,
-        )
-    )
+    return {
+        "runtime": runtime,
+        "precision": c.precision,
+        "precision_asked": precision,
+        "precision_reason": c.choice.reason,
+        "net_images_per_s": round(8 / net, 1),
+        "photo_12mp_seconds": round(sum(per_stage.values()), 3),
+        "photo_12mp_stages_s": per_stage,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS)
+    ap.add_argument("--compare", action="store_true", help="also torch fp32 and bf16, and onnxruntime")
+    ap.add_argument("--malloc", choices=("keep", "glibc"), default="keep", help="keep: as polychromify runs")
+    a = ap.parse_args()
+    if a.malloc == "keep":
+        keep_freed_memory()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    first = measure(a.model, "torch", a.precision, a.repeats)
+    others = [("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32")] if a.compare else []
+    runs = [first] + [measure(a.model, r, p, a.repeats) for r, p in others]
+    out = {
+        "benchmark": "inference",
+        "machine": machine(),
+        "model": a.model,
+        "threads": torch.get_num_threads(),
+        "net_input": [192, 256],
+        **{k: v for k, v in first.items() if k != "runtime"},
+    }
+    if a.compare:
+        out["runs"] = runs
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

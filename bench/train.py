@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -29,11 +30,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from peak import matmul_gflops  # noqa: E402
 from polychromify.losses import compute_loss  # noqa: E402
 from polychromify.models.registry import ColorModel, create_model, list_models  # noqa: E402
-from polychromify.precision import ARITHMETIC, autocast, choose, machine  # noqa: E402
+from polychromify.precision import ARITHMETIC, autocast, choose, machine, native_bf16  # noqa: E402
 from polychromify.runtime import keep_freed_memory
 from polychromify.train import make_optimizer  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+NATIVE_BF16 = native_bf16(torch.device("cpu"))[0]
 
 
 def _inputs(model: ColorModel, batch: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,11 +54,14 @@ def _flops(fn) -> int:
 def _timed(
     fn, steps: int, repeats: int, dtype: torch.dtype, peak_size: int
 ) -> tuple[list[float], list[float]]:
-    """Seconds per call of `fn` and the matmul peak (GFLOP/s) measured just before, for each repeat."""
+    """Seconds per call of `fn` and the matmul peak (GFLOP/s) measured just before, for each repeat. No
+    peak for emulated bf16 (a CPU without bf16 units): its matmul is ~100x slower than the convolutions'
+    own emulation, so a fraction of it would mean nothing."""
     fn()  # warm-up (and compilation)
     seconds, peaks = [], []
+    emulated = dtype == torch.bfloat16 and not NATIVE_BF16
     for _ in range(repeats):
-        peaks.append(matmul_gflops(peak_size, 3, dtype))
+        peaks.append(math.nan if emulated else matmul_gflops(peak_size, 3, dtype))
         t0 = time.perf_counter()
         for _ in range(steps):
             fn()
@@ -64,8 +69,10 @@ def _timed(
     return seconds, peaks
 
 
-def _fraction(flops: float, seconds: list[float], peaks: list[float]) -> float:
-    """Median over repeats of the achieved FLOP/s over the peak measured just before."""
+def _fraction(flops: float, seconds: list[float], peaks: list[float]) -> float | None:
+    """Median over repeats of the achieved FLOP/s over the peak measured just before (None: no peak)."""
+    if any(math.isnan(p) for p in peaks):
+        return None
     return round(statistics.median(flops / t / 1e9 / p for t, p in zip(seconds, peaks, strict=True)), 3)
 
 
@@ -118,8 +125,12 @@ def bench_model(
         "infer_images_per_s": round(med(batch / t for t in infer_s), 2),
         "train_peak_fraction": _fraction(train_flops * batch, train_s, train_peaks),
         "infer_peak_fraction": _fraction(infer_flops * batch, infer_s, infer_peaks),
-        "peak_gflops": round(med(train_peaks + infer_peaks), 1),
+        "peak_gflops": None if math.isnan(train_peaks[0]) else round(med(train_peaks + infer_peaks), 1),
     }
+
+
+def _percent(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{fraction:.0%}"
 
 
 def main() -> None:
@@ -147,8 +158,8 @@ def main() -> None:
                 rows.append(r)
                 print(
                     f"{name} {precision}{' compiled' if compiled else ''}: {r['train_images_per_s']} / "
-                    f"{r['infer_images_per_s']} img/s, {r['train_peak_fraction']:.0%} / "
-                    f"{r['infer_peak_fraction']:.0%} of peak",
+                    f"{r['infer_images_per_s']} img/s, {_percent(r['train_peak_fraction'])} / "
+                    f"{_percent(r['infer_peak_fraction'])} of peak",
                     file=sys.stderr,
                 )
     print(json.dumps({"benchmark": "train", "machine": machine(), "rows": rows}, indent=1))

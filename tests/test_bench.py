@@ -90,3 +90,14 @@ def test_precision_benchmark_tiny(tiny_dataset, tmp_path):
         expected = out["runs"][label]["auc"] - out["runs"]["fp32"]["auc"]
         assert diff["auc"] == pytest.approx(expected, abs=1e-4)
     assert 0 < out["runs"]["fp32"]["auc"] <= 100
+
+
+def test_epoch_benchmark_compares_a_real_epoch_with_bare_steps():
+    out = bench("epoch.py", "--model", "v1", "--steps", "3", "--batch", "2")
+    assert out["precision"] in ("fp32", "bf16") and out["precision_said"].startswith(
+        "polychromify: precision:"
+    )
+    assert out["machine"]["native_bf16"] or out["precision"] == "fp32"
+    assert out["epoch_images_per_s"] > 0 and set(out["bench_images_per_s"]) == {"fp32", "bf16"}
+    best = max(out["bench_images_per_s"].values())
+    assert out["fraction"] == pytest.approx(out["epoch_images_per_s"] / best, abs=1e-3)
