@@ -17,7 +17,12 @@ if [[ "$CORPUS" == ship ]]; then
 import sys
 from polychromify.checkpoint import ship_half
 runs, assets = sys.argv[1:]
-ship_half(f"{runs}/default", f"{assets}/default")
+ship_half(
+    f"{runs}/default",
+    f"{assets}/default",
+    licence="weights derived from torchvision's ImageNet-1k MobileNetV2: non-commercial research and "
+    "education only (ImageNet's terms); polychromify's code is MIT; see MODEL_CARD.md",
+)
 PY
     exit 0
 fi

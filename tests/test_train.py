@@ -246,3 +246,21 @@ def test_cosine_schedule_and_keeping_the_last_epoch(tiny_dataset, tmp_path):
     assert all(torch.equal(kept[k], last[k].cpu()) for k in kept)
     with pytest.raises(PolychromifyError, match="keep"):
         TrainConfig(model="cnn", data="d", out="o", keep="worst")
+
+
+def test_tensorboard_events_hold_the_curves_metrics_and_picture(tiny_dataset, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = train(cfg(tiny_dataset, tmp_path / "tb", model="unet", model_args={}, epochs=2, tensorboard=True))
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    want = {"loss/train", "loss/val", "lr", "images_per_s"}
+    assert want | {"val/auc_rebalanced", "val/delta_cf", "val/hue_accuracy"} <= scalars
+    assert [e.step for e in events.Scalars("loss/val")] == [1, 2]
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert events.Scalars("loss/val")[-1].value == pytest.approx(record["val_loss"], rel=1e-5)
+    (picture,) = events.Tags()["images"]
+    last = events.Images(picture)[-1]
+    assert last.step == 2 and last.width == 3 * 32 and last.height == 4 * 32  # input | output | truth, 4 rows
+    assert json.loads((run / "config.json").read_text())["train"]["tensorboard"] is True

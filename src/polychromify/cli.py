@@ -102,6 +102,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             init=str(a.init) if a.init else None,
             schedule=a.schedule,
             keep=a.keep,
+            tensorboard=a.tensorboard,
         )
     run = train(cfg, resume=bool(a.resume), overwrite=a.overwrite)
     if int(os.environ.get("RANK", 0)) == 0:
@@ -135,7 +136,7 @@ def cmd_colorize(a: argparse.Namespace) -> int:
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     jobs = jobs[rank::world]  # under torchrun each rank takes its share
     hints = load_hints(a.hint, a.hints)
-    colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision)
+    colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision, a.runtime)
     if hints and not colorizer.takes_hints:
         raise PolychromifyError(f"model {a.model} does not take colour hints")
 
@@ -160,7 +161,7 @@ def cmd_video(a: argparse.Namespace) -> int:
     from polychromify.video import colorize_video
 
     hints = load_hints(a.hint, None)
-    colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision)
+    colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision, a.runtime)
     if hints and not colorizer.takes_hints:
         raise PolychromifyError(f"model {a.model} does not take colour hints")
     try:
@@ -204,6 +205,14 @@ def cmd_serve(a: argparse.Namespace) -> int:
     app = create_app(models, limits, a.precision)
     print(f"serving on http://{a.host}:{a.port}  (models: {', '.join(models)})")
     uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from polychromify.export import export_model
+
+    meta = export_model(a.model, a.out, a.overwrite)
+    print(f"exported {a.model} (trained at {meta['trained_input_size'] or '?'} px) -> {a.out}")
     return 0
 
 
@@ -474,6 +483,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_precision(p)
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser(
+        "export",
+        help="write a model as a self-contained ONNX graph (L in [0,100] -> ab in CIELAB units)",
+        description="Export 'default', a shipped model or a run folder to ONNX for onnxruntime: inputs L "
+        "(N,1,H,W) in [0,100] and, for hint models, hints (N,3,H,W) = a, b in CIELAB units and a mask; "
+        "output ab (N,2,H,W); N, H, W dynamic, H and W multiples of 16.",
+    )
+    p.add_argument("model", help="'default', a shipped model's name or a run folder")
+    p.add_argument("--out", "-o", type=Path, required=True, metavar="FILE.onnx")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("models", help="list the registered models with their parameter counts")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_models)
@@ -543,6 +564,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="best",
         help="weights to keep: the best epoch by validation loss (default) or the last (after a schedule)",
     )
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard event files into RUN/tensorboard (needs polychromify[tensorboard])",
+    )
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.set_defaults(func=cmd_train)
@@ -573,6 +599,13 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (default: cuda > mps > cpu), cpu, cuda, mps")
     p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")
     _add_precision(p)
+    p.add_argument(
+        "--runtime",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="onnx: onnxruntime on the CPU, fp32 (pip install 'polychromify[onnx]'); --model may then be "
+        "an exported .onnx file",
+    )
 
 
 def _add_precision(p: argparse.ArgumentParser) -> None:

@@ -195,8 +195,8 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, T: float = 0.38) -> 
     """
     # With Q last, softmax and the mean are over contiguous memory when the logits are channels-last (as
     # inference runs them): ~3x faster than softmax over dim 1 plus einsum, which copies to reorder.
-    probs = torch.softmax(logits.movedim(1, -1).float() / T, dim=-1)  # (N,H,W,Q)
-    ab = (probs @ bins.to(probs)).movedim(-1, 1).contiguous()  # (N,2,H,W), plain layout for resizing
+    probs = torch.softmax(logits.permute(0, 2, 3, 1).float() / T, dim=-1)  # (N,H,W,Q)
+    ab = (probs @ bins.to(probs)).permute(0, 3, 1, 2).contiguous()  # (N,2,H,W), plain layout for resizing
     return ab.div_(AB_SCALE).clamp_(-1, 1)
 
 

@@ -182,6 +182,17 @@ def score_predictions(
     model: str | Path, L: np.ndarray, pred: np.ndarray, true: np.ndarray, seconds: float
 ) -> dict:
     """Mean metrics of the output of `predict_split` (so one prediction can serve several reports)."""
+    return {
+        "model": str(model),
+        "images": len(L),
+        **score_arrays(L, pred, true),
+        **run_info(model),
+        "images_per_s": len(L) / max(seconds, 1e-9),
+    }
+
+
+def score_arrays(L: np.ndarray, pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """Mean metrics of predicted against true ab (N,2,H,W) in [-1,1] with their L (N,H,W) in [0,100]."""
     counts = metrics.bin_counts(torch.from_numpy(true))
     rows = []
     for i in range(len(L)):
@@ -194,11 +205,4 @@ def score_predictions(
         row["mse_ab"] = metrics.mse_ab(torch.from_numpy(pred[i : i + 1]), torch.from_numpy(true[i : i + 1]))
         row["psnr_lab"] = metrics.psnr(pred[i], true[i], peak=2.0)
         rows.append(row)
-    out = mean_metrics(rows)
-    return {
-        "model": str(model),
-        "images": len(L),
-        **out,
-        **run_info(model),
-        "images_per_s": len(L) / max(seconds, 1e-9),
-    }
+    return mean_metrics(rows)

@@ -25,9 +25,10 @@ from polychromify.color import grey_ab_to_rgb, grey_lightness, normalize_l, rgb_
 from polychromify.data.images import _to_srgb, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.models.registry import ColorModel, fold_batch_norm
-from polychromify.precision import autocast, check_precision, resolve
+from polychromify.precision import Choice, autocast, check_precision, resolve
 
 ASSETS = Path(__file__).parent / "assets"
+RUNTIMES = ("torch", "onnx")
 HINT_RADIUS = 1  # a hint paints a (2r+1)^2 patch of the network's input grid
 
 
@@ -74,6 +75,18 @@ def resolve_model(model: str | Path | ColorModel, device: str | torch.device = "
     raise PolychromifyError(f"unknown model {str(model)!r}: give a run folder or one of {', '.join(shipped)}")
 
 
+def _onnx_net(model: str | Path | ColorModel):
+    """An .onnx file, or any model exported in memory, on onnxruntime."""
+    from polychromify.export import OnnxNet, export_onnx
+
+    if isinstance(model, str | Path) and str(model).lower().endswith(".onnx"):
+        if not Path(model).is_file():
+            raise PolychromifyError(f"no such file: {model}")
+        return OnnxNet(Path(model))
+    net = resolve_model(copy.deepcopy(model) if isinstance(model, ColorModel) else model, "cpu")
+    return OnnxNet(export_onnx(net))
+
+
 def _for_inference(model: str | Path | ColorModel, device: torch.device) -> ColorModel:
     """The model as the Colorizer runs it: a caller's own model is copied (it may go on training; in fp32
     the Colorizer folds batch norm into the convolutions, which in bf16 would cost accuracy: 2% -> 10% of
@@ -103,17 +116,32 @@ class Colorizer:
         device: str = "cpu",
         input_size: int = 256,
         precision: str = "auto",
+        runtime: str = "torch",
     ) -> None:
+        """runtime: "torch", or "onnx" (onnxruntime on the CPU, fp32: `model` is exported in memory first,
+        or is an exported .onnx file)."""
         check_precision(precision)
-        self.device = torch.device(device)
-        self.model = _for_inference(model, self.device)
-        # auto: bf16 only where the device has it natively and this model runs faster in it
-        self.choice = resolve(precision, self.device, self.model)
-        self.precision = self.choice.precision
+        if runtime not in RUNTIMES:
+            raise PolychromifyError(f"unknown runtime {runtime!r}: use {' or '.join(RUNTIMES)}")
+        self.device = torch.device(device if runtime == "torch" else "cpu")
         self.input_size = input_size
         # A shipped model may name a partner for photos with hints (a model that colorizes best on its own
         # paired with one trained to follow hints closely).
         partner = _shipped_config(model).get("hint_model") if isinstance(model, str | Path) else None
+        if runtime == "onnx":
+            if precision == "bf16":
+                raise PolychromifyError("onnxruntime runs fp32 here: use --precision auto or fp32 with it")
+            self.model = _onnx_net(model)
+            self.hint_model = _onnx_net(partner) if partner else self.model
+            self.choice = Choice("fp32", "onnxruntime")
+            self.precision = "fp32"
+            return
+        if str(model).lower().endswith(".onnx"):
+            raise PolychromifyError(f"{model} is an ONNX graph: run it with --runtime onnx")
+        self.model = _for_inference(model, self.device)
+        # auto: bf16 only where the device has it natively and this model runs faster in it
+        self.choice = resolve(precision, self.device, self.model)
+        self.precision = self.choice.precision
         self.hint_model = _for_inference(partner, self.device) if partner else self.model
         if self.precision == "fp32":
             for net in {self.model, self.hint_model}:
@@ -226,27 +254,30 @@ def colorize(
     saturation: float = 1.0,
     device: str = "cpu",
     precision: str = "auto",
+    runtime: str = "torch",
 ) -> Image.Image:
     """Colorize one photo (path, PIL image or uint8 array) at its full resolution; returns a PIL image.
     The loaded model is kept (a few, by model, device and precision), so a loop over colorize() loads it
     once; a run folder whose weights change is loaded again."""
     parsed = [parse_hint(x) if isinstance(x, str) else x for x in hints]
     if isinstance(model, ColorModel):  # the caller's own network: it may change between calls
-        colorizer = Colorizer(model, device, precision=precision)
+        colorizer = Colorizer(model, device, precision=precision, runtime=runtime)
     else:
-        colorizer = _kept_colorizer(str(model), str(device), precision, _weights_stamp(model))
+        colorizer = _kept_colorizer(str(model), str(device), precision, runtime, _weights_stamp(model))
     out = colorizer.colorize_array(to_rgb_array(image), parsed, saturation)
     return Image.fromarray(out, "RGB")
 
 
 @functools.lru_cache(maxsize=4)  # thread-safe; a model of the default's size holds ~20 MB
-def _kept_colorizer(model: str, device: str, precision: str, stamp: int | None) -> Colorizer:
-    return Colorizer(model, device, precision=precision)
+def _kept_colorizer(model: str, device: str, precision: str, runtime: str, stamp: int | None) -> Colorizer:
+    return Colorizer(model, device, precision=precision, runtime=runtime)
 
 
 def _weights_stamp(model: str | Path) -> int | None:
     """When the model's weights file last changed (None if there is none to look at)."""
-    weights = model_folder(model) / "model.safetensors"
+    weights = (
+        Path(model) if str(model).lower().endswith(".onnx") else model_folder(model) / "model.safetensors"
+    )
     return weights.stat().st_mtime_ns if weights.is_file() else None
 
 

@@ -58,6 +58,7 @@ class TrainConfig:
     keep: str = "best"  # model.safetensors: the best epoch by validation loss, or "last" (after a schedule)
     schedule: str = "constant"  # or "cosine": lr decays to 0 over `epochs` (per step)
     init: str | None = None  # run folder whose weights start this run (new modules, e.g. hints, excepted)
+    tensorboard: bool = False  # also write TensorBoard event files into RUN/tensorboard (rank 0)
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
@@ -150,6 +151,11 @@ class Trainer:
         self.epoch, self.best_val, self.best_epoch, self.seconds, self.bad_epochs = 0, math.inf, -1, 0.0, 0
         if resume:
             self._load_state()
+        self.board = None
+        if cfg.tensorboard and rank == 0:
+            from polychromify.board import Board
+
+            self.board = Board(self.run)
         self.ddp = torch.nn.parallel.DistributedDataParallel(self.model) if world > 1 else self.model
         self.forward = torch.compile(self.ddp) if cfg.compile else self.ddp
 
@@ -179,6 +185,8 @@ class Trainer:
                 break
         if self.rank == 0:
             self._write_config(stop_reason)
+        if self.board is not None:
+            self.board.close()
         return self.run
 
     def run_epoch(self, start: float) -> bool:
@@ -326,6 +334,11 @@ class Trainer:
         }
         with open(self.run / METRICS, "a") as f:
             f.write(json.dumps(record) + "\n")
+        if self.board is not None:
+            data = self.val_set if len(self.val_set) else self.train_set
+            self.board.epoch(
+                self.epoch, record, self.opt.param_groups[0]["lr"], self.model, data, self.precision
+            )
         if improved:
             checkpoint.save_weights(self.run / checkpoint.WEIGHTS, self.model)
         state = {
