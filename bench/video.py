@@ -152,7 +152,10 @@ def main() -> None:
                 }
             )
     with tempfile.TemporaryDirectory() as tmp:
-        pan = [pan_quality(Path(tmp), colorizer, a.every, min(a.frames, 48), step) for step in (4, 16)]
+        pan = []
+        for step in (4, 16):
+            (Path(tmp) / str(step)).mkdir()
+            pan.append(pan_quality(Path(tmp) / str(step), colorizer, a.every, min(a.frames, 48), step))
     out = {
         "benchmark": "video",
         "machine": machine(),
