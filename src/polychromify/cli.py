@@ -250,12 +250,22 @@ def cmd_study(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from polychromify.evaluate import evaluate_dataset, evaluate_images
+    from polychromify.evaluate import evaluate_dataset, evaluate_images, plot_hint_sweep
 
     if (a.images is None) == (a.data is None):
         raise PolychromifyError("evaluate needs either --images FOLDER or --data DIR")
     names = ["grey"] + [r for r in a.runs if r != "grey"]  # the grey baseline always comes first
-    if a.images is not None:
+    counts = _hint_counts(a.hints) if a.hints else None
+    if counts is not None and a.images is None:
+        raise PolychromifyError("--hints needs --images FOLDER")
+    if counts is not None:  # SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth
+        device = _device(a.device)
+        results = [evaluate_images("grey", a.images, device, max_side=256)]
+        for run in names[1:]:
+            for n in counts:
+                results.append(evaluate_images(run, a.images, device, 256, a.precision, n, a.seed))
+        print(f"hint sweep plotted -> {plot_hint_sweep(results, a.plot)}", file=sys.stderr)
+    elif a.images is not None:
         device = _device(a.device)
         results = [evaluate_images(run, a.images, device, precision=a.precision) for run in names]
     else:
@@ -274,10 +284,21 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         "hue_green",
         "hue_blue",
     ]
-    print(f"{'model':<28}" + "".join(f"{k:>15}" for k in [*keys, "images_per_s"]))
+    print(f"{'model':<28}{'hints':>6}" + "".join(f"{k:>15}" for k in [*keys, "images_per_s"]))
     for r in results:
-        print(f"{r['model'][-28:]:<28}" + "".join(f"{r[k]:>15.3f}" for k in [*keys, "images_per_s"]))
+        cells = "".join(f"{r[k]:>15.3f}" for k in [*keys, "images_per_s"])
+        print(f"{r['model'][-28:]:<28}{r.get('hints', 0):>6}" + cells)
     return 0
+
+
+def _hint_counts(text: str) -> list[int]:
+    try:
+        counts = [int(x) for x in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or any(n < 0 for n in counts):
+        raise PolychromifyError(f"--hints {text!r}: give counts such as 0,1,2,5,10,20")
+    return counts
 
 
 def _device(name: str) -> str:
@@ -388,6 +409,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="with --data: at most this many samples")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--hints",
+        metavar="N,N,...",
+        help="with --images: SIGGRAPH17's hint sweep, e.g. 0,1,2,5,10,20 hints per photo drawn from the "
+        "truth (6x6 patches' mean colours around the centre, photos at 256 px); a row per model and count",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the --hints draw (default: 0)")
+    p.add_argument(
+        "--plot", type=Path, default=Path("hints.png"), help="the sweep's plot (default: hints.png)"
+    )
     _add_precision(p)
     p.set_defaults(func=cmd_evaluate)
 
