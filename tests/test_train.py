@@ -193,12 +193,16 @@ def test_ddp_two_processes_match_one_process(tiny_dataset, tmp_path):
         "--no-flip",
         "--device",
         "cpu",
+        "--tensorboard",
     ]
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     config = json.loads((tmp_path / "ddp" / "config.json").read_text())
     assert config["world_size"] == 2
+    # rank 0 alone says its precision and writes TensorBoard events
+    assert sum("polychromify: precision:" in line for line in proc.stderr.splitlines()) == 1
+    assert len(list((tmp_path / "ddp" / "tensorboard").glob("events.out.tfevents.*"))) == 1
     a, b = weights(single), weights(tmp_path / "ddp")
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)

@@ -158,8 +158,9 @@ def cmd_video(a: argparse.Namespace) -> int:
     share_cores_with_codecs()  # before torch loads
     from polychromify.inference import Colorizer
     from polychromify.photos import load_hints
-    from polychromify.video import colorize_video
+    from polychromify.video import check_options, colorize_video
 
+    check_options(a.smooth, a.saturation, a.every, a.preset)  # before the model loads
     hints = load_hints(a.hint, None)
     colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision, a.runtime)
     if hints and not colorizer.takes_hints:

@@ -144,6 +144,18 @@ class _Flicker:
         return self.total / self.count if self.count else 0.0
 
 
+def check_options(smooth: float, saturation: float, every: int, preset: str) -> None:
+    """One clear error for a bad setting, before anything is loaded or opened."""
+    if not 0 <= smooth < 1:
+        raise PolychromifyError("--smooth must be in [0, 1)")
+    if saturation < 0:
+        raise PolychromifyError("saturation must be >= 0")
+    if not (isinstance(every, int) and every >= 1):
+        raise PolychromifyError("--every must be a whole number >= 1")
+    if preset not in PRESETS:
+        raise PolychromifyError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
+
+
 def colorize_video(
     src: str | Path,
     dst: str | Path,
@@ -163,14 +175,7 @@ def colorize_video(
     scene cuts). The output is written as DST.partial.EXT and renamed when complete; after Ctrl-C the
     partial file is closed properly, so it plays up to where it stopped."""
     src, dst = Path(src), Path(dst)
-    if not 0 <= smooth < 1:
-        raise PolychromifyError("--smooth must be in [0, 1)")
-    if saturation < 0:
-        raise PolychromifyError("saturation must be >= 0")
-    if not (isinstance(every, int) and every >= 1):
-        raise PolychromifyError("--every must be a whole number >= 1")
-    if preset not in PRESETS:
-        raise PolychromifyError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
+    check_options(smooth, saturation, every, preset)
     if not src.is_file():
         raise PolychromifyError(f"no such file: {src}")
     if dst.exists() and not overwrite:
