@@ -63,6 +63,12 @@ def test_compare_writes_every_file_and_row(tiny_dataset, two_runs, tmp_path):
     assert "Rebalanced AuC" in md and md.count("\n| ") == 3
     grid = Image.open(out / "grid.png")
     assert grid.size[0] > grid.size[1] / 3  # columns: input, two models, original
+    kinds = list(csv.DictReader((out / "by_kind.csv").read_text().splitlines()))  # the photos' sub-folders
+    assert [(r["model"], r["kind"]) for r in kinds] == [
+        (m, k) for m in ("grey", "cnn", "v1") for k in ("forest", "sea")
+    ]
+    total = {m: sum(int(r["images"]) for r in kinds if r["model"] == m) for m in ("grey", "cnn", "v1")}
+    assert len(set(total.values())) == 1 and float(kinds[0]["hue_accuracy"]) == 0  # grey: no hue
 
 
 def test_evaluate_needs_one_source(two_runs, capsys):

@@ -4,6 +4,8 @@ REPORT/results.csv, results.md   one row per model (grey baseline first)
 REPORT/grid.png                  rows of photos; columns Input, each model, Original (the seed's figure)
 REPORT/curves.png                train/val loss and validation seed accuracy per epoch for each run
 REPORT/ab_histograms.png         predicted vs true ab distribution per model: the picture of "shy" colours
+REPORT/by_kind.md, by_kind.csv   the same metrics per kind of photo (the dataset's categories, e.g. the
+                                 corpus's sub-folders), when it has more than one: the rare kinds' view
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from polychromify.color import AB_SCALE, lab_to_rgb  # noqa: E402
-from polychromify.evaluate import predict_split, score_predictions  # noqa: E402
+from polychromify.evaluate import predict_split, score_arrays, score_predictions  # noqa: E402
 
 COLUMNS = [  # (key, header, format)
     ("model", "Model", "{}"),
@@ -61,12 +63,41 @@ def compare(
         writer.writerows({k: r.get(k) for k, _, _ in COLUMNS} for r in rows)
     table = markdown_table(rows)
     (out / "results.md").write_text(table + "\n")
+    _by_kind(preds, data, split, out)
     picks = _distinct_photos(data, split, len(preds["grey"][0]), grid_rows)
     samples = {name: tuple(x[picks] for x in preds[name][:3]) for name in names}
     _save(_grid(samples), out / "grid.png")
     _save(_curves([r for r in runs if (Path(r) / "metrics.jsonl").exists()]), out / "curves.png")
     _save(_histograms(preds), out / "ab_histograms.png")
     return table
+
+
+KIND_COLUMNS = [("model", "{}"), ("kind", "{}"), ("images", "{}"), ("auc_rebalanced", "{:.2f}")]
+KIND_COLUMNS += [("delta_cf", "{:.1f}"), ("hue_accuracy", "{:.3f}"), ("psnr_rgb", "{:.2f}")]
+
+
+def _by_kind(preds: dict, data: str | Path, split: str, out: Path) -> None:
+    """by_kind.md/.csv: each model's metrics on the samples of each category, when there are several."""
+    from polychromify.data.dataset import LabDataset
+
+    n = len(preds["grey"][0])
+    kinds = np.array([str(s.get("category", "")) for s in LabDataset(data, split).samples[:n]])
+    if len(set(kinds)) < 2:
+        return
+    rows = []
+    for name, (L, pred, true, _) in preds.items():
+        for kind in sorted(set(kinds)):
+            pick = kinds == kind
+            label = Path(name).name if name not in ("grey", "default") else name
+            rows.append({"model": label, "kind": kind, "images": int(pick.sum())})
+            rows[-1] |= score_arrays(L[pick], pred[pick], true[pick])
+    with open(out / "by_kind.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[k for k, _ in KIND_COLUMNS])
+        writer.writeheader()
+        writer.writerows({k: r[k] for k, _ in KIND_COLUMNS} for r in rows)
+    lines = ["| " + " | ".join(k for k, _ in KIND_COLUMNS) + " |", "|" + "---|" * len(KIND_COLUMNS)]
+    lines += ["| " + " | ".join(f.format(r[k]) for k, f in KIND_COLUMNS) + " |" for r in rows]
+    (out / "by_kind.md").write_text("\n".join(lines) + "\n")
 
 
 def _distinct_photos(data: str | Path, split: str, n: int, k: int) -> np.ndarray:
