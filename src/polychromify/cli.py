@@ -259,15 +259,14 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     counts = _hint_counts(a.hints) if a.hints else None
     if counts is not None and a.images is None:
         raise PolychromifyError("--hints needs --images FOLDER")
+    device = _device(a.device) if a.images is not None else None
     if counts is not None:  # SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth
-        device = _device(a.device)
         results = [evaluate_images("grey", a.images, device, max_side=256)]
         for run in names[1:]:
             for n in counts:
                 results.append(evaluate_images(run, a.images, device, 256, a.precision, n, a.seed))
         print(f"hint sweep plotted -> {plot_hint_sweep(results, a.plot)}", file=sys.stderr)
     elif a.images is not None:
-        device = _device(a.device)
         results = [evaluate_images(run, a.images, device, precision=a.precision) for run in names]
     else:
         results = [evaluate_dataset(run, a.data, a.split, a.limit, a.precision) for run in names]

@@ -83,8 +83,7 @@ def _onnx_net(model: str | Path | ColorModel):
         if not Path(model).is_file():
             raise PolychromifyError(f"no such file: {model}")
         return OnnxNet(Path(model))
-    net = resolve_model(copy.deepcopy(model) if isinstance(model, ColorModel) else model, "cpu")
-    return OnnxNet(export_onnx(net))
+    return OnnxNet(export_onnx(_for_inference(model, torch.device("cpu"))))
 
 
 def _for_inference(model: str | Path | ColorModel, device: torch.device) -> ColorModel:

@@ -44,14 +44,18 @@ def autocast(device_type: str, precision: str) -> torch.autocast:
 
 
 @cache
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none, e.g. macOS)."""
+def _cpuinfo(*keys: str) -> str:
+    """The value of the first /proc/cpuinfo line starting with one of `keys` ('' where there is none)."""
     try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return frozenset()
-    line = next((x for x in text.splitlines() if x.startswith(("flags", "Features"))), "")
-    return frozenset(line.partition(":")[2].split())
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:  # no /proc, e.g. macOS
+        return ""
+    return next((x.partition(":")[2].strip() for x in lines if x.startswith(keys)), "")
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    return frozenset(_cpuinfo("flags", "Features").split())
 
 
 def native_bf16(device: torch.device) -> tuple[bool, str]:
@@ -180,11 +184,9 @@ def machine() -> dict:
 
     import torch
 
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    model = next((x.partition(":")[2].strip() for x in text.splitlines() if x.startswith("model name")), "")
-    native, why = native_bf16(torch.device("cpu"))
+    native, _ = native_bf16(torch.device("cpu"))
     return {
-        "cpu": model or platform.processor() or platform.machine(),
+        "cpu": _cpuinfo("model name") or platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
