@@ -95,6 +95,23 @@ def test_upload_hint_download_in_chromium(server, tmp_path):
         assert distance_to_goal(second) < distance_to_goal(first) - 2 / 128  # ...2+ CIELAB units towards it
         SHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOT))
+
+        # A hint on the sky (the photo's top third) turns the sky, far from the hint too, not a blob.
+        orange = "#e07020"
+        page.fill("#color", orange)
+        page.mouse.click(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.12)
+        page.wait_for_selector('#status[data-results="3"]', timeout=60_000)
+        third = result_pixels()
+        w, h = size
+        far_sky = (slice(int(0.03 * h), int(0.25 * h)), slice(int(0.6 * w), int(0.95 * w)))  # 0.5-0.85 w away
+
+        def sky_hue(rgb):
+            a, b = rgb_to_lab(rgb[far_sky].astype(np.uint8))[1].reshape(-1, 2).mean(0)
+            return np.degrees(np.arctan2(b, a))
+
+        hint_hue = np.degrees(np.arctan2(*rgb_to_lab(np.array([[[224, 112, 32]]], np.uint8))[1][0, 0, ::-1]))
+        before, after = abs(sky_hue(second) - hint_hue) % 360, abs(sky_hue(third) - hint_hue) % 360
+        assert min(after, 360 - after) < min(before, 360 - before) - 30  # 30+ degrees towards the hint's hue
         with page.expect_download() as dl:
             page.click("#download")
         saved = tmp_path / "download.png"

@@ -264,7 +264,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         results = [evaluate_images("grey", a.images, device, max_side=256)]
         for run in names[1:]:
             for n in counts:
-                results.append(evaluate_images(run, a.images, device, 256, a.precision, n, a.seed))
+                results.append(evaluate_images(run, a.images, device, 256, a.precision, n, a.seed, a.spread))
         print(f"hint sweep plotted -> {plot_hint_sweep(results, a.plot)}", file=sys.stderr)
     elif a.images is not None:
         results = [evaluate_images(run, a.images, device, precision=a.precision) for run in names]
@@ -416,6 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
         "truth (6x6 patches' mean colours around the centre, photos at 256 px); a row per model and count",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the --hints draw (default: 0)")
+    p.add_argument(
+        "--no-spread",
+        dest="spread",
+        action="store_false",
+        help="with --hints: the hint network alone, without spreading each hint over its region",
+    )
     p.add_argument(
         "--plot", type=Path, default=Path("hints.png"), help="the sweep's plot (default: hints.png)"
     )

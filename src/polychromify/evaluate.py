@@ -105,13 +105,14 @@ def evaluate_images(
     precision: str = "auto",
     hints: int = 0,
     seed: int = 0,
+    spread: bool = True,
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size. `hints`:
     that many colour hints per photo drawn from the truth (`truth_hints`, seeded by `seed` and the photo's
-    place), given as `--hint` gives them."""
+    place), given as `--hint` gives them. spread=False: the hint network alone (no `spread_hints`)."""
     files = tuple(list_images(folder))
-    colorizer = None if str(model) == "grey" else Colorizer(model, device, precision=precision)
+    colorizer = None if str(model) == "grey" else Colorizer(model, device, precision=precision, spread=spread)
     if hints and colorizer is not None and not colorizer.takes_hints:
         raise PolychromifyError(f"model {model} does not take colour hints")
     images, truths = _originals(files, max_side)

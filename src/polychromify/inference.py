@@ -26,6 +26,7 @@ from polychromify.data.images import _to_srgb, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.models.registry import ColorModel, fold_batch_norm
 from polychromify.precision import Choice, autocast, check_precision, resolve
+from polychromify.spread import spread_hints
 
 ASSETS = Path(__file__).parent / "assets"
 RUNTIMES = ("torch", "onnx")
@@ -116,14 +117,17 @@ class Colorizer:
         input_size: int = 256,
         precision: str = "auto",
         runtime: str = "torch",
+        spread: bool = True,
     ) -> None:
         """runtime: "torch", or "onnx" (onnxruntime on the CPU, fp32: `model` is exported in memory first,
-        or is an exported .onnx file)."""
+        or is an exported .onnx file). spread: each hint colours the region it falls in (`spread_hints`);
+        False leaves hints to the network alone, which answers near the hint."""
         check_precision(precision)
         if runtime not in RUNTIMES:
             raise PolychromifyError(f"unknown runtime {runtime!r}: use {' or '.join(RUNTIMES)}")
         self.device = torch.device(device if runtime == "torch" else "cpu")
         self.input_size = input_size
+        self.spread = spread
         # A shipped model may name a partner for photos with hints (a model that colorizes best on its own
         # paired with one trained to follow hints closely).
         partner = _shipped_config(model).get("hint_model") if isinstance(model, str | Path) else None
@@ -195,7 +199,12 @@ class Colorizer:
         hint_t = hint_t.to(self.device, memory_format=torch.channels_last)
         net = self.hint_model if any(hints) else self.model
         with autocast(self.device.type, self.precision):
-            return net.predict_ab(x, hint_t if net.takes_hints else None).float().cpu()
+            ab = net.predict_ab(x, hint_t if net.takes_hints else None).float().cpu()
+        if self.spread and any(hints):
+            for i, hs in enumerate(hints):
+                points = [(p.x * gw / w, p.y * gh / h, *p.ab) for p in hs]
+                ab[i] = spread_hints(L[i], ab[i], points)
+        return ab
 
     def small_lightness(self, greys: Sequence[np.ndarray], size: tuple[int, int] | None = None) -> np.ndarray:
         """Same-size grey images -> CIELAB L (N,1,gh,gw) in [0,100] on the network's grid (box-averaged)."""
