@@ -5,7 +5,7 @@
 Starts the server in a child process, sends a mix of valid uploads (the bundled sample photos, some with
 hints) and invalid ones (empty, text, truncated, decompression bomb, bad hints, bad saturation) from
 `--concurrency` clients at once, and checks every answer: a valid upload must come back as a PNG of the
-same size whose lightness matches the input (mean grey difference under 6 of 255); an invalid one as a
+same size whose lightness matches the input (mean CIELAB L difference under 3); an invalid one as a
 4xx JSON error. Reports status counts, 5xx, dropped connections, wrong answers, p50/p95 latency and the
 server's memory (RSS) over the run.
 """
@@ -28,6 +28,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from polychromify.color import rgb_to_lab
 from polychromify.precision import machine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def _payloads(quick: bool) -> list[tuple[str, dict, dict, np.ndarray | None]]:
             im.thumbnail((160, 160))
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=90)
-        grey = np.asarray(im.convert("L"), dtype=np.float32)
+        grey = rgb_to_lab(np.asarray(im))[0]  # CIELAB L, what the colorizer keeps
         files = {"image": (path.name, buf.getvalue())}
         out.append(("valid", files, {}, grey))
         hint = [{"x": im.width // 2, "y": im.height // 2, "color": "#3080ff"}]
@@ -79,9 +80,9 @@ def _correct(kind: str, grey: np.ndarray | None, r: httpx.Response) -> bool:
         return 400 <= r.status_code < 500 and set(r.json()) == {"error"}
     if r.status_code != 200 or r.headers["content-type"] != "image/png":
         return False
-    out = np.asarray(Image.open(io.BytesIO(r.content)).convert("L"), dtype=np.float32)
-    # lightness kept (up to gamut clipping, which saturation 1.5 makes larger)
-    return out.shape == grey.shape and float(np.abs(out - grey).mean()) < 6.0
+    out = rgb_to_lab(np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")))[0]
+    # lightness kept (up to gamut clipping, which saturation 1.5 makes larger; not luma, which blue lowers)
+    return out.shape == grey.shape and float(np.abs(out - grey).mean()) < 3.0
 
 
 async def _run(url: str, jobs: list, concurrency: int, on_done) -> list[dict]:

@@ -48,8 +48,8 @@ def test_evaluate_hint_sweep_reports_each_count_and_plots(tmp_path, capsys):
     assert run_cli("evaluate", "default", "--images", photos, "--hints", "0,5", "--json", "--plot", plot) == 0
     again = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert again[2]["psnr_rgb"] == pytest.approx(rows[2]["psnr_rgb"])  # the same draw every time
-    args = ("evaluate", "default", "--images", photos, "--hints", "0,5", "--json", "--plot", plot, "--no-spread")
-    assert run_cli(*args) == 0
+    sweep = ("evaluate", "default", "--images", photos, "--hints", "0,5", "--json", "--plot", plot)
+    assert run_cli(*sweep, "--no-spread") == 0
     alone = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert alone[1]["psnr_rgb"] == pytest.approx(rows[1]["psnr_rgb"])  # no hints: nothing to spread
     assert alone[2]["psnr_rgb"] < rows[2]["psnr_rgb"]  # the network alone follows its hints less
