@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from polychromify.color import to_grey  # noqa: E402
 from polychromify.evaluate import truth_hints  # noqa: E402
 from polychromify.inference import Colorizer, to_rgb_array  # noqa: E402
 
@@ -20,7 +21,7 @@ truth = to_rgb_array(photo)
 hints = truth_hints(truth, 5, np.random.default_rng(0))
 spreading, alone = Colorizer("default"), Colorizer("default", spread=False)
 panels = [
-    ("grey input", np.repeat(spreading.colorize_array(truth, saturation=0)[..., :1], 3, axis=2)),
+    ("grey input", np.repeat(to_grey(truth)[..., None], 3, axis=2)),
     ("no hints", spreading.colorize_array(truth)),
     ("5 hints", spreading.colorize_array(truth, hints)),
     ("5 hints, the network alone", alone.colorize_array(truth, hints)),

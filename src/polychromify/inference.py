@@ -41,7 +41,7 @@ class Hint:
     y: float
     color: str  # '#RRGGBB'
 
-    @property
+    @functools.cached_property  # converted once, not on every frame a film's hints are given to
     def ab(self) -> tuple[float, float]:
         rgb = np.array([[[int(self.color[i : i + 2], 16) for i in (1, 3, 5)]]], dtype=np.uint8)
         _, ab = rgb_to_lab(rgb)

@@ -22,7 +22,7 @@ SIGMA_L = 4.0  # lightness step (CIELAB L) at which a tie weakens to 1/e
 SIGMA_AB = 0.05  # predicted-colour step (ab in [-1,1], ~6 CIELAB units) at which a tie weakens to 1/e
 SCREEN = 1e-3  # pull of every cell towards no hint: the reach is ~1/sqrt(SCREEN) = 30 cells at most
 HOLD = 10.0  # how firmly a hinted cell takes its hint
-REACH = 1.0  # hint mass at which the hint's colour and the network's weigh the same (x 2, see below)
+REACH = 1.0  # weight = min(1, mass / (mass + REACH) * (1 + REACH)): 1 at mass >= 1, 1/2 at mass 1/3
 
 
 def spread_hints(
