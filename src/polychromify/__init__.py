@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Colorizer", "__version__", "colorize", "create_model", "list_models", "load_model"]
+__all__ = [
+    "Colorizer",
+    "Reference",
+    "__version__",
+    "colorize",
+    "create_model",
+    "list_models",
+    "load_model",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -14,7 +22,7 @@ def __getattr__(name: str) -> Any:
         from polychromify.checkpoint import load_model
 
         return load_model
-    if name in ("colorize", "Colorizer"):
+    if name in ("colorize", "Colorizer", "Reference"):
         from polychromify import inference
 
         return getattr(inference, name)

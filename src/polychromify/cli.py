@@ -136,15 +136,15 @@ def cmd_colorize(a: argparse.Namespace) -> int:
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     jobs = jobs[rank::world]  # under torchrun each rank takes its share
     hints = load_hints(a.hint, a.hints)
+    reference = _reference(a.reference)
     colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision, a.runtime)
-    if hints and not colorizer.takes_hints:
-        raise PolychromifyError(f"model {a.model} does not take colour hints")
+    _check_colour_inputs(colorizer, a.model, hints, reference)
 
     def report(line: str) -> None:
         print(f"polychromify: {line}", file=sys.stderr)
 
     done, skipped, failed = colorize_files(
-        jobs, colorizer, hints, a.saturation, a.skip_existing, report=report
+        jobs, colorizer, hints, a.saturation, a.skip_existing, report=report, reference=reference
     )
     print(
         f"colorized {done} photo(s) -> {a.out}"
@@ -162,9 +162,9 @@ def cmd_video(a: argparse.Namespace) -> int:
 
     check_options(a.smooth, a.saturation, a.every, a.preset)  # before the model loads
     hints = load_hints(a.hint, None)
+    reference = _reference(a.reference)
     colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision, a.runtime)
-    if hints and not colorizer.takes_hints:
-        raise PolychromifyError(f"model {a.model} does not take colour hints")
+    _check_colour_inputs(colorizer, a.model, hints, reference)
     try:
         report = colorize_video(
             a.input,
@@ -179,6 +179,7 @@ def cmd_video(a: argparse.Namespace) -> int:
             a.preset,
             a.overwrite,
             every=a.every,
+            reference=reference,
         )
     except KeyboardInterrupt:
         partial = a.out.with_name(f"{a.out.stem}.partial{a.out.suffix}")
@@ -259,6 +260,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     counts = _hint_counts(a.hints) if a.hints else None
     if counts is not None and a.images is None:
         raise PolychromifyError("--hints needs --images FOLDER")
+    if a.reference and (a.images is None or counts is not None):
+        raise PolychromifyError("--reference needs --images FOLDER (and no --hints)")
     device = _device(a.device) if a.images is not None else None
     if counts is not None:  # SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth
         results = [evaluate_images("grey", a.images, device, max_side=256)]
@@ -268,6 +271,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         print(f"hint sweep plotted -> {plot_hint_sweep(results, a.plot)}", file=sys.stderr)
     elif a.images is not None:
         results = [evaluate_images(run, a.images, device, precision=a.precision) for run in names]
+        results += [
+            evaluate_images(run, a.images, device, precision=a.precision, reference=a.reference)
+            for run in (names[1:] if a.reference else [])
+        ]
     else:
         results = [evaluate_dataset(run, a.data, a.split, a.limit, a.precision) for run in names]
     if a.json:
@@ -287,8 +294,25 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     print(f"{'model':<28}{'hints':>6}" + "".join(f"{k:>15}" for k in [*keys, "images_per_s"]))
     for r in results:
         cells = "".join(f"{r[k]:>15.3f}" for k in [*keys, "images_per_s"])
-        print(f"{r['model'][-28:]:<28}{r.get('hints', 0):>6}" + cells)
+        name = r["model"] + (f" +ref {Path(r['reference']).name}" if "reference" in r else "")
+        print(f"{name[-28:]:<28}{r.get('hints', 0):>6}" + cells)
     return 0
+
+
+def _reference(path: Path | None):
+    from polychromify.reference import Reference
+
+    return None if path is None else Reference.of(path)
+
+
+def _check_colour_inputs(colorizer, model: str, hints, reference) -> None:
+    if hints and not colorizer.takes_hints:
+        raise PolychromifyError(f"model {model} does not take colour hints")
+    if reference is not None and not colorizer.takes_reference:
+        raise PolychromifyError(
+            f"model {model} cannot take colours from a reference photo: that needs a model over ab bins "
+            "(the default, mnv2-unet, unet or eccv16) on the torch runtime"
+        )
 
 
 def _hint_counts(text: str) -> list[int]:
@@ -416,6 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
         "truth (6x6 patches' mean colours around the centre, photos at 256 px); a row per model and count",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the --hints draw (default: 0)")
+    p.add_argument(
+        "--reference",
+        metavar="own|PHOTO",
+        help="with --images: each run again with colours from a reference: 'own' (each photo's own colours, "
+        "SIGGRAPH17's global hints) or one colour photo for all",
+    )
     p.add_argument(
         "--no-spread",
         dest="spread",
@@ -632,6 +662,12 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="X,Y,#RRGGBB",
         help="colour hint at pixel (X,Y) of the original, repeatable",
+    )
+    p.add_argument(
+        "--reference",
+        type=Path,
+        metavar="PHOTO",
+        help="take the colours of this colour photo: the result gets its palette and saturation",
     )
     p.add_argument("--device", default="auto", help="auto (default: cuda > mps > cpu), cpu, cuda, mps")
     p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")

@@ -26,6 +26,7 @@ from polychromify.data.images import _to_srgb, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.models.registry import ColorModel, fold_batch_norm
 from polychromify.precision import Choice, autocast, check_precision, resolve
+from polychromify.reference import Reference, check_reference_model
 from polychromify.spread import spread_hints
 
 ASSETS = Path(__file__).parent / "assets"
@@ -154,21 +155,32 @@ class Colorizer:
     def takes_hints(self) -> bool:
         return self.hint_model.takes_hints
 
+    @property
+    def takes_reference(self) -> bool:
+        """Whether colours can come from a reference photo: models over ab bins, on the torch runtime."""
+        return all(getattr(net, "kind", None) == "classification" for net in (self.model, self.hint_model))
+
     def colorize_array(
-        self, rgb: np.ndarray, hints: Sequence[Hint] = (), saturation: float = 1.0
+        self,
+        rgb: np.ndarray,
+        hints: Sequence[Hint] = (),
+        saturation: float = 1.0,
+        reference: Reference | None = None,
     ) -> np.ndarray:
-        """(H,W,3) or (H,W) uint8 -> colour (H,W,3) uint8 with the same L (colour inputs are greyed first)."""
-        return self.colorize_batch([rgb], [hints], saturation)[0]
+        """(H,W,3) or (H,W) uint8 -> colour (H,W,3) uint8 with the same L (colour inputs are greyed first).
+        reference: a `Reference` (`Reference.of(photo)`) whose colours the result takes."""
+        return self.colorize_batch([rgb], [hints], saturation, reference)[0]
 
     def colorize_batch(
         self,
         images: Sequence[np.ndarray],
         hints: Sequence[Sequence[Hint]] | None = None,
         saturation: float = 1.0,
+        reference: Reference | None = None,
     ) -> list[np.ndarray]:
         """Same-size images -> colour images; one forward pass for the whole batch."""
         greys = [to_grey(im) for im in images]  # (H,W) uint8: the photo's own lightness, kept exactly
-        ab, _ = self.predict_small(greys, hints)
+        ab, _ = self.predict_small(greys, hints, reference=reference)
         return [self.compose(g, a, saturation) for g, a in zip(greys, ab, strict=True)]
 
     def predict_small(
@@ -176,19 +188,24 @@ class Colorizer:
         greys: Sequence[np.ndarray],
         hints: Sequence[Sequence[Hint]] | None = None,
         size: tuple[int, int] | None = None,
+        reference: Reference | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Same-size grey images (H,W) uint8 -> (ab (N,2,gh,gw) in [-1,1], L (N,1,gh,gw) in [0,100]) at the
         network's resolution (longer side `input_size`). `size` (H,W): the size of the images the greys
         stand for, if they were downscaled; it sets the network's grid and the hints' coordinates."""
         L = torch.from_numpy(self.small_lightness(greys, size))
-        return self.predict_lightness(L, hints, size or greys[0].shape), L
+        return self.predict_lightness(L, hints, size or greys[0].shape, reference), L
 
     @torch.no_grad()
     def predict_lightness(
-        self, L: torch.Tensor, hints: Sequence[Sequence[Hint]] | None, size: tuple[int, int]
+        self,
+        L: torch.Tensor,
+        hints: Sequence[Sequence[Hint]] | None,
+        size: tuple[int, int],
+        reference: Reference | None = None,
     ) -> torch.Tensor:
         """L (N,1,gh,gw) in [0,100] from `small_lightness` -> ab (N,2,gh,gw) in [-1,1]. `size` (H,W): the
-        size of the images L stands for (the hints' coordinates)."""
+        size of the images L stands for (the hints' coordinates); reference: colours to take (`Reference`)."""
         hints = hints or [()] * len(L)
         if any(hints) and not self.takes_hints:
             raise PolychromifyError(f"model {self.model.arch['name']} does not take colour hints")
@@ -198,8 +215,14 @@ class Colorizer:
         hint_t = torch.stack([_hint_tensor(hs, w, h, gw, gh) for hs in hints])
         hint_t = hint_t.to(self.device, memory_format=torch.channels_last)
         net = self.hint_model if any(hints) else self.model
+        target = None
+        if reference is not None:
+            if not isinstance(net, ColorModel):
+                raise PolychromifyError("reference photos need the torch runtime (--runtime torch)")
+            check_reference_model(net)
+            target = reference.histogram(net.bins).to(self.device)
         with autocast(self.device.type, self.precision):
-            ab = net.predict_ab(x, hint_t if net.takes_hints else None).float().cpu()
+            ab = net.predict_ab(x, hint_t if net.takes_hints else None, target).float().cpu()
         if self.spread and any(hints):
             for i, hs in enumerate(hints):
                 points = [(p.x * gw / w, p.y * gh / h, *p.ab) for p in hs]
@@ -263,16 +286,20 @@ def colorize(
     device: str = "cpu",
     precision: str = "auto",
     runtime: str = "torch",
+    reference: str | Path | Image.Image | np.ndarray | Reference | None = None,
 ) -> Image.Image:
     """Colorize one photo (path, PIL image or uint8 array) at its full resolution; returns a PIL image.
-    The loaded model is kept (a few, by model, device and precision), so a loop over colorize() loads it
-    once; a run folder whose weights change is loaded again."""
+    reference: a colour photo (or its `Reference`) whose colours the result takes. The loaded model is kept
+    (a few, by model, device and precision), so a loop over colorize() loads it once; a run folder whose
+    weights change is loaded again."""
     parsed = [parse_hint(x) if isinstance(x, str) else x for x in hints]
+    if reference is not None and not isinstance(reference, Reference):
+        reference = Reference.of(reference)
     if isinstance(model, ColorModel):  # the caller's own network: it may change between calls
         colorizer = Colorizer(model, device, precision=precision, runtime=runtime)
     else:
         colorizer = _kept_colorizer(str(model), str(device), precision, runtime, _weights_stamp(model))
-    out = colorizer.colorize_array(to_rgb_array(image), parsed, saturation)
+    out = colorizer.colorize_array(to_rgb_array(image), parsed, saturation, reference)
     return Image.fromarray(out, "RGB")
 
 
@@ -289,4 +316,4 @@ def _weights_stamp(model: str | Path) -> int | None:
     return weights.stat().st_mtime_ns if weights.is_file() else None
 
 
-__all__ = ["Colorizer", "Hint", "colorize", "parse_hint", "resolve_model"]
+__all__ = ["Colorizer", "Hint", "Reference", "colorize", "parse_hint", "resolve_model"]

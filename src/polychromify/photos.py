@@ -16,6 +16,7 @@ from tqdm import tqdm
 from polychromify.data.images import EXTENSIONS, ImageError, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
+from polychromify.reference import Reference
 
 # Output format by extension; inputs with any other extension are written as PNG.
 SAVE_FORMATS = {
@@ -107,9 +108,11 @@ def colorize_files(
     progress: bool = True,
     report: Callable[[str], None] = print,
     batch_size: int = 1,
+    reference: Reference | None = None,
 ) -> tuple[int, int, int]:
     """Colorize every job; bad inputs are reported (one line each) and skipped. Consecutive photos of the
-    same size share a forward pass (up to `batch_size`). Returns (done, skipped, failed)."""
+    same size share a forward pass (up to `batch_size`). reference: colours to take, for every photo.
+    Returns (done, skipped, failed)."""
     _clear_stale_temps(jobs)
     inputs = {j.src.resolve() for j in jobs if j.src.exists()}
     counts = {"done": 0, "skipped": 0, "failed": 0}
@@ -122,7 +125,9 @@ def colorize_files(
 
     def flush() -> None:
         try:
-            outs = colorizer.colorize_batch([p[1] for p in pending], [p[2] for p in pending], saturation)
+            outs = colorizer.colorize_batch(
+                [p[1] for p in pending], [p[2] for p in pending], saturation, reference
+            )
         except PolychromifyError as exc:  # e.g. a hint outside one image: retry one by one to pin it down
             if len(pending) == 1:
                 fail(pending[0][0], str(exc))

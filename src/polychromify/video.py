@@ -29,6 +29,7 @@ from tqdm import tqdm
 from polychromify.color import AB_SCALE, grey_ab_to_chroma
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint
+from polychromify.reference import Reference
 
 # Limited-range video luma (16..235) -> full-range grey levels, as FFmpeg converts yuv to gray.
 Y_TO_GREY = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
@@ -170,10 +171,12 @@ def colorize_video(
     overwrite: bool = False,
     progress: bool = True,
     every: int = 2,
+    reference: Reference | None = None,
 ) -> dict:
-    """Colorize `src` into `dst`; returns a report (frames, timings, flicker with and without smoothing,
-    scene cuts). The output is written as DST.partial.EXT and renamed when complete; after Ctrl-C the
-    partial file is closed properly, so it plays up to where it stopped."""
+    """Colorize `src` into `dst` (`reference`: colours to take, the same for every frame); returns a
+    report (frames, timings, flicker with and without smoothing, scene cuts). The output is written as
+    DST.partial.EXT and renamed when complete; after Ctrl-C the partial file is closed properly, so it
+    plays up to where it stopped."""
     src, dst = Path(src), Path(dst)
     check_options(smooth, saturation, every, preset)
     if not src.is_file():
@@ -205,6 +208,7 @@ def colorize_video(
             preset,
             progress,
             every,
+            reference,
         )
     except KeyboardInterrupt:  # keep what was done: the partial file is closed properly and plays
         _close(out)
@@ -235,7 +239,7 @@ def _open_input(src: Path) -> av.container.InputContainer:
 
 
 def _run(
-    inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size, preset, progress, every
+    inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size, preset, progress, every, reference
 ) -> dict:
     vin = inp.streams.video[0]
     vin.thread_type = "AUTO"
@@ -283,7 +287,8 @@ def _run(
         last = buffer[-1] if final else None
         run = [d for d in buffer if d.ab is None and (d.index % every == 0 or d.new_shot or d is last)]
         if run:
-            ab = colorizer.predict_lightness(torch.stack([d.L for d in run]), [hints] * len(run), (h, w))
+            L = torch.stack([d.L for d in run])
+            ab = colorizer.predict_lightness(L, [hints] * len(run), (h, w), reference)
             for d, a in zip(run, ab, strict=True):
                 d.ab = a
             net_frames += len(run)

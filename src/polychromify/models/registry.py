@@ -55,9 +55,18 @@ class ColorModel(nn.Module):
         """Optimiser parameter groups; models with a pretrained part give it a lower rate."""
         return [{"params": list(self.parameters()), "lr": lr}]
 
-    def predict_ab(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
-        """L (N,1,H,W) in [-1,1] (+ hints (N,3,H,W)) -> ab (N,2,H,W) in [-1,1]."""
-        return self.decode(self(self.make_input(L, hints, self.takes_hints)), L.shape[-2:])
+    def predict_ab(
+        self, L: torch.Tensor, hints: torch.Tensor | None = None, reference: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """L (N,1,H,W) in [-1,1] (+ hints (N,3,H,W)) -> ab (N,2,H,W) in [-1,1]. reference: a reference
+        photo's histogram (Q,) over this classification model's bins, which its colours are matched to."""
+        out = self(self.make_input(L, hints, self.takes_hints))
+        if reference is not None:
+            from polychromify.reference import check_reference_model, match_reference
+
+            check_reference_model(self)
+            out = match_reference(out, reference, self.temperature)
+        return self.decode(out, L.shape[-2:])
 
 
 def register_model(name: str, description: str = "") -> Callable:

@@ -1,6 +1,7 @@
 """`polychromify serve`: FastAPI app with a JSON/multipart API and one static page.
 
-POST /api/colorize  multipart: image, hints (JSON [{x,y,color}]), saturation, model, format -> PNG/JPEG
+POST /api/colorize  multipart: image, hints (JSON [{x,y,color}]), reference (a colour photo whose colours
+                    to take), saturation, model, format -> PNG/JPEG
 POST /api/palette   multipart: image, x, y, model -> the colours the model finds likely at that point
 GET  /api/models    the models this server offers
 GET  /health        liveness
@@ -30,6 +31,7 @@ from polychromify.data.images import ImageError, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
 from polychromify.precision import check_precision
+from polychromify.reference import Reference
 
 STATIC = Path(__file__).parent / "static"
 
@@ -118,6 +120,7 @@ def create_app(
                     "architecture": c.model.arch["name"],
                     "hints": c.takes_hints,
                     "palette": c.model.kind == "classification",
+                    "reference": c.takes_reference,
                 }
             )
         return {"models": out}
@@ -133,6 +136,7 @@ def create_app(
     async def colorize(
         image: Annotated[UploadFile, File()],
         hints: Annotated[str, Form()] = "[]",
+        reference: Annotated[UploadFile | None, File()] = None,
         saturation: Annotated[float, Form()] = 1.0,
         model: Annotated[str, Form()] = "default",
         format: Annotated[str, Form()] = "png",
@@ -145,8 +149,13 @@ def create_app(
         c = colorizer(model)
         if parsed and not c.takes_hints:
             raise ApiError(400, f"model {model!r} does not take colour hints")
+        if reference is not None and not c.takes_reference:
+            raise ApiError(400, f"model {model!r} cannot take colours from a reference photo")
         rgb = await run_in_threadpool(_decode, await _read_upload(image, limits), limits)
-        body = await admitted(_colorize_bytes, c, rgb, parsed, saturation, format)
+        palette = None
+        if reference is not None:
+            palette = await run_in_threadpool(_reference, await _read_upload(reference, limits), limits)
+        body = await admitted(_colorize_bytes, c, rgb, parsed, saturation, format, palette)
         return Response(body, media_type=f"image/{format}")
 
     @app.post("/api/palette")
@@ -226,9 +235,25 @@ def _parse_hints(text: str, max_hints: int) -> list[Hint]:
         ) from None
 
 
-def _colorize_bytes(c: Colorizer, rgb: np.ndarray, hints: list[Hint], saturation: float, fmt: str) -> bytes:
+def _reference(data: bytes, limits: Limits) -> Reference:
     try:
-        out = c.colorize_array(rgb, hints, saturation)
+        return Reference.of(_decode(data, limits))
+    except ApiError as exc:
+        raise ApiError(exc.status, f"reference photo: {exc.message}") from None
+    except PolychromifyError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _colorize_bytes(
+    c: Colorizer,
+    rgb: np.ndarray,
+    hints: list[Hint],
+    saturation: float,
+    fmt: str,
+    reference: Reference | None = None,
+) -> bytes:
+    try:
+        out = c.colorize_array(rgb, hints, saturation, reference)
     except PolychromifyError as exc:
         raise ApiError(400, str(exc)) from None
     buf = io.BytesIO()

@@ -1,7 +1,8 @@
 // Polychromify page: upload, before/after slider, colour hints (click, drag, right-click to delete),
-// palette of likely colours, saturation, model choice, full-resolution download. Plain JS, no CDN.
+// palette of likely colours, a reference photo to take colours from, saturation, model choice,
+// full-resolution download. Plain JS, no CDN.
 const $ = (id) => document.getElementById(id);
-const state = { file: null, width: 0, height: 0, hints: [], resultUrl: null, pending: null, seq: 0 };
+const state = { file: null, reference: null, width: 0, height: 0, hints: [], resultUrl: null, pending: null, seq: 0 };
 
 function setStatus(text, kind) { $("status").textContent = text; $("status").dataset.state = kind; }
 
@@ -32,6 +33,7 @@ async function colorize() {
   const form = new FormData();
   form.append("image", state.file);
   form.append("hints", JSON.stringify(state.hints.map(({ x, y, color }) => ({ x, y, color }))));
+  if (state.reference) form.append("reference", state.reference);
   form.append("saturation", $("saturation").value);
   form.append("model", $("model").value || "default");
   setStatus("Colorizing…", "busy");
@@ -48,7 +50,8 @@ async function colorize() {
     $("download").href = state.resultUrl;
     $("download").classList.remove("disabled");
     state.done = (state.done || 0) + 1;
-    setStatus(`Done: ${state.width}×${state.height}, ${state.hints.length} hint(s).`, "done");
+    const ref = state.reference ? ", colours from the reference" : "";
+    setStatus(`Done: ${state.width}×${state.height}, ${state.hints.length} hint(s)${ref}.`, "done");
     $("status").dataset.results = String(state.done);
   } catch (err) {
     setStatus(`Network error: ${err}`, "error");
@@ -120,6 +123,15 @@ $("saturation").addEventListener("input", (ev) => { $("satValue").textContent = 
 $("model").addEventListener("change", colorize);
 $("clearHints").addEventListener("click", () => { state.hints = []; renderHints(); colorize(); });
 $("file").addEventListener("change", (ev) => pickFile(ev.target.files[0]));
+function pickReference(file) {
+  state.reference = file || null;
+  if (file) $("refThumb").src = URL.createObjectURL(file);
+  $("refBox").hidden = !file;
+  if (!file) $("reference").value = "";
+  colorize();
+}
+$("reference").addEventListener("change", (ev) => pickReference(ev.target.files[0]));
+$("clearReference").addEventListener("click", () => pickReference(null));
 const drop = $("drop");
 drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
