@@ -112,6 +112,19 @@ def test_upload_hint_download_in_chromium(server, tmp_path):
         hint_hue = np.degrees(np.arctan2(*rgb_to_lab(np.array([[[224, 112, 32]]], np.uint8))[1][0, 0, ::-1]))
         before, after = abs(sky_hue(second) - hint_hue) % 360, abs(sky_hue(third) - hint_hue) % 360
         assert min(after, 360 - after) < min(before, 360 - before) - 30  # 30+ degrees towards the hint's hue
+
+        # Colours like this photo: a blue-dominated reference turns the (unhinted) picture bluer.
+        page.click("#clearHints")
+        page.wait_for_selector('#status[data-results="4"]', timeout=60_000)
+        plain = result_pixels()
+        rng = np.random.default_rng(0)
+        blue = np.clip([50, 100, 210] * rng.uniform(0.5, 1.2, (64, 64, 1)), 0, 255).astype(np.uint8)
+        Image.fromarray(blue).save(tmp_path / "blue.png")
+        page.set_input_files("#reference", str(tmp_path / "blue.png"))
+        page.wait_for_selector('#status[data-results="5"]', timeout=60_000)
+        assert page.locator("#refBox").is_visible() and "reference" in page.text_content("#status")
+        bluer = result_pixels()
+        assert (bluer[..., 2] - bluer[..., 0]).mean() > (plain[..., 2] - plain[..., 0]).mean() + 10
         with page.expect_download() as dl:
             page.click("#download")
         saved = tmp_path / "download.png"

@@ -49,10 +49,17 @@ def test_match_reference_makes_the_mean_distribution_the_target():
     before = torch.softmax(logits / T, 1).mean((2, 3))
     after = torch.softmax(match_reference(logits, target, T) / T, 1).mean((2, 3))
     assert all(tv(a, target) < 0.05 and tv(b, target) > 0.5 for a, b in zip(after, before, strict=True))
-    # a target equal to the photo's own mean distribution leaves its colours as they were
+    # a target equal to the photo's own mean distribution, or strength 0, leaves its colours as they were
     bins = torch.randn(40, 2) * 30
-    own = match_reference(logits[:1], before[0], T)
-    assert torch.allclose(annealed_mean(own, bins, T), annealed_mean(logits[:1], bins, T), atol=2e-3)
+    plain = annealed_mean(logits[:1], bins, T)
+    assert torch.allclose(annealed_mean(match_reference(logits[:1], before[0], T), bins, T), plain, atol=2e-3)
+    assert torch.allclose(
+        annealed_mean(match_reference(logits[:1], target, T, 0.0), bins, T), plain, atol=2e-3
+    )
+    half = torch.softmax(match_reference(logits, target, T, 0.5) / T, 1).mean((2, 3))
+    assert all(
+        tv(a, target) < tv(h, target) < tv(b, target) for a, h, b in zip(after, half, before, strict=True)
+    )
 
 
 def test_blue_and_green_references_each_give_their_palette(colorizer):
@@ -119,6 +126,9 @@ def test_cli_api_and_bad_references(tmp_path, capsys, tiny_dataset):
         err = capsys.readouterr().err
         assert why in err and "reference photo" in err and "Traceback" not in err, err
         assert not (tmp_path / "bad").exists()  # nothing written
+    args = ("colorize", photo, "-o", tmp_path / "bad", "--reference", tmp_path / "blue.png")
+    assert run_cli(*args, "--reference-strength", "1.5") == 1
+    assert "strength must be between 0 and 1" in capsys.readouterr().err
     make_clip(tmp_path / "in.mp4", frames=2, audio=False)
     assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "o.mp4", "--reference", photo) == 1
     assert "has no colours" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()

@@ -136,7 +136,7 @@ def cmd_colorize(a: argparse.Namespace) -> int:
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     jobs = jobs[rank::world]  # under torchrun each rank takes its share
     hints = load_hints(a.hint, a.hints)
-    reference = _reference(a.reference)
+    reference = _reference(a.reference, a.reference_strength)
     colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision, a.runtime)
     _check_colour_inputs(colorizer, a.model, hints, reference)
 
@@ -162,7 +162,7 @@ def cmd_video(a: argparse.Namespace) -> int:
 
     check_options(a.smooth, a.saturation, a.every, a.preset)  # before the model loads
     hints = load_hints(a.hint, None)
-    reference = _reference(a.reference)
+    reference = _reference(a.reference, a.reference_strength)
     colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision, a.runtime)
     _check_colour_inputs(colorizer, a.model, hints, reference)
     try:
@@ -272,7 +272,14 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     elif a.images is not None:
         results = [evaluate_images(run, a.images, device, precision=a.precision) for run in names]
         results += [
-            evaluate_images(run, a.images, device, precision=a.precision, reference=a.reference)
+            evaluate_images(
+                run,
+                a.images,
+                device,
+                precision=a.precision,
+                reference=a.reference,
+                strength=a.reference_strength,
+            )
             for run in (names[1:] if a.reference else [])
         ]
     else:
@@ -299,10 +306,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
-def _reference(path: Path | None):
+def _reference(path: Path | None, strength: float):
     from polychromify.reference import Reference
 
-    return None if path is None else Reference.of(path)
+    return None if path is None else Reference.of(path, strength)
 
 
 def _check_colour_inputs(colorizer, model: str, hints, reference) -> None:
@@ -446,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --images: each run again with colours from a reference: 'own' (each photo's own colours, "
         "SIGGRAPH17's global hints) or one colour photo for all",
     )
+    p.add_argument("--reference-strength", type=float, default=0.75, help="with --reference (default: 0.75)")
     p.add_argument(
         "--no-spread",
         dest="spread",
@@ -668,6 +676,14 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="PHOTO",
         help="take the colours of this colour photo: the result gets its palette and saturation",
+    )
+    p.add_argument(
+        "--reference-strength",
+        type=float,
+        default=0.75,
+        metavar="S",
+        help="with --reference: 0 = the model's own colours, 1 = the reference's palette in the reference's "
+        "proportions (default: 0.75)",
     )
     p.add_argument("--device", default="auto", help="auto (default: cuda > mps > cpu), cpu, cuda, mps")
     p.add_argument("--input-size", type=int, default=256, help="longer side the network sees (default: 256)")

@@ -108,23 +108,24 @@ def evaluate_images(
     seed: int = 0,
     spread: bool = True,
     reference: str | Path | None = None,
+    strength: float = 0.75,
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size. `hints`:
     that many colour hints per photo drawn from the truth (`truth_hints`, seeded by `seed` and the photo's
     place), given as `--hint` gives them. spread=False: the hint network alone (no `spread_hints`).
     reference: "own" (each photo's own colours, SIGGRAPH17's global-hint protocol: how far a palette
-    steers) or a colour photo whose colours every photo takes."""
+    steers) or a colour photo whose colours every photo takes, at `strength` (see `Reference`)."""
     files = tuple(list_images(folder))
     colorizer = None if str(model) == "grey" else Colorizer(model, device, precision=precision, spread=spread)
     if hints and colorizer is not None and not colorizer.takes_hints:
         raise PolychromifyError(f"model {model} does not take colour hints")
-    fixed = Reference.of(reference) if reference not in (None, "own") else None
+    fixed = Reference.of(reference, strength) if reference not in (None, "own") else None
     images, truths = _originals(files, max_side)
     rows, seconds = [], 0.0
     for i, (true, truth) in enumerate(zip(images, truths, strict=True)):
         given = truth_hints(true, hints, np.random.default_rng([seed, hints, i])) if hints else []
-        palette = Reference.of(true) if reference == "own" and truth.cf > 0 else fixed
+        palette = Reference.of(true, strength) if reference == "own" and truth.cf > 0 else fixed
         t0 = time.perf_counter()
         if colorizer is None:
             L, ab = rgb_to_lab(true)
@@ -137,7 +138,7 @@ def evaluate_images(
         "model": str(model),
         "images": len(files),
         "hints": hints,
-        **({"reference": str(reference)} if reference is not None else {}),
+        **({"reference": str(reference), "reference_strength": strength} if reference is not None else {}),
         **mean_metrics(rows),
         "images_per_s": len(files) / max(seconds, 1e-9),
     }

@@ -26,7 +26,8 @@ from polychromify.data.images import _to_srgb, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.models.registry import ColorModel, fold_batch_norm
 from polychromify.precision import Choice, autocast, check_precision, resolve
-from polychromify.reference import Reference, check_reference_model
+from polychromify.reference import STRENGTH as REFERENCE_STRENGTH
+from polychromify.reference import Reference
 from polychromify.spread import spread_hints
 
 ASSETS = Path(__file__).parent / "assets"
@@ -215,14 +216,10 @@ class Colorizer:
         hint_t = torch.stack([_hint_tensor(hs, w, h, gw, gh) for hs in hints])
         hint_t = hint_t.to(self.device, memory_format=torch.channels_last)
         net = self.hint_model if any(hints) else self.model
-        target = None
-        if reference is not None:
-            if not isinstance(net, ColorModel):
-                raise PolychromifyError("reference photos need the torch runtime (--runtime torch)")
-            check_reference_model(net)
-            target = reference.histogram(net.bins).to(self.device)
+        if reference is not None and not isinstance(net, ColorModel):
+            raise PolychromifyError("reference photos need the torch runtime (--runtime torch)")
         with autocast(self.device.type, self.precision):
-            ab = net.predict_ab(x, hint_t if net.takes_hints else None, target).float().cpu()
+            ab = net.predict_ab(x, hint_t if net.takes_hints else None, reference).float().cpu()
         if self.spread and any(hints):
             for i, hs in enumerate(hints):
                 points = [(p.x * gw / w, p.y * gh / h, *p.ab) for p in hs]
@@ -287,14 +284,16 @@ def colorize(
     precision: str = "auto",
     runtime: str = "torch",
     reference: str | Path | Image.Image | np.ndarray | Reference | None = None,
+    reference_strength: float = REFERENCE_STRENGTH,
 ) -> Image.Image:
     """Colorize one photo (path, PIL image or uint8 array) at its full resolution; returns a PIL image.
-    reference: a colour photo (or its `Reference`) whose colours the result takes. The loaded model is kept
+    reference: a colour photo (or its `Reference`) whose colours the result takes, with reference_strength
+    from 0 (the model's own colours) to 1 (the reference's palette in its proportions). The model is kept
     (a few, by model, device and precision), so a loop over colorize() loads it once; a run folder whose
     weights change is loaded again."""
     parsed = [parse_hint(x) if isinstance(x, str) else x for x in hints]
     if reference is not None and not isinstance(reference, Reference):
-        reference = Reference.of(reference)
+        reference = Reference.of(reference, reference_strength)
     if isinstance(model, ColorModel):  # the caller's own network: it may change between calls
         colorizer = Colorizer(model, device, precision=precision, runtime=runtime)
     else:

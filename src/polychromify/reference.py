@@ -24,6 +24,10 @@ from polychromify.errors import PolychromifyError
 SIDE = 256  # the reference is reduced to this longer side: its histogram, not its detail, is what counts
 ITERATIONS = 5  # EM steps; on held-out photos the histogram's gap stops shrinking after 3 to 5
 FLOOR = 1e-4  # a bin the reference lacks keeps this share, so no colour is ruled out entirely
+# How far the photo's colour distribution goes towards the reference's: its target is the geometric blend
+# own^(1 - s) * reference^s. At 1 the photo takes the reference's proportions too (a reference of mostly
+# sky turns part of a field blue); at 0.75 it takes the reference's colours, partly in its own proportions.
+STRENGTH = 0.75
 
 
 @dataclass(eq=False)
@@ -31,12 +35,22 @@ class Reference:
     """A reference photo's colours: its ab (1,2,h,w) in [-1,1], reduced; `histogram` over a model's bins."""
 
     ab: torch.Tensor
+    strength: float = STRENGTH
     _histograms: dict = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.strength <= 1:
+            raise PolychromifyError(f"reference strength must be between 0 and 1, not {self.strength:g}")
+
     @classmethod
-    def of(cls, image: str | Path | bytes | Image.Image | np.ndarray) -> Reference:
+    def of(
+        cls, image: str | Path | bytes | Image.Image | np.ndarray, strength: float = STRENGTH
+    ) -> Reference:
         """A colour photo (path, file bytes, PIL image or uint8 array) -> its colours, with a clear error
-        for a file that is not a photo and for a black-and-white one (it has no colours to give)."""
+        for a file that is not a photo and for a black-and-white one (it has no colours to give).
+        strength: from 0 (the model's own colours) to 1 (the reference's palette in its proportions)."""
+        if not 0 <= strength <= 1:
+            raise PolychromifyError(f"reference strength must be between 0 and 1, not {strength:g}")
         from polychromify.data.images import open_image
         from polychromify.inference import to_rgb_array
 
@@ -52,7 +66,7 @@ class Reference:
         ab = torch.from_numpy(rgb_to_lab(np.asarray(im))[1]).permute(2, 0, 1)[None].float()
         if float(ab.abs().amax()) * AB_SCALE < 3:  # chroma under 3 CIELAB units everywhere
             raise PolychromifyError(f"reference photo{where} has no colours (it is black and white)")
-        return cls(ab)
+        return cls(ab, strength)
 
     def histogram(self, bins: torch.Tensor) -> torch.Tensor:
         """The share (Q,) of the reference's pixels nearest each of `bins` (Q,2) in CIELAB units."""
@@ -62,11 +76,18 @@ class Reference:
         return self._histograms[key]
 
 
-def match_reference(logits: torch.Tensor, target: torch.Tensor, temperature: float) -> torch.Tensor:
+def match_reference(
+    logits: torch.Tensor, target: torch.Tensor, temperature: float, strength: float = 1.0
+) -> torch.Tensor:
     """Logits (N,Q,h,w) -> logits whose annealed distributions softmax(logits / T), averaged over each
-    image's pixels, match `target` (Q,): one additive bias per bin and image, found by EM."""
+    image's pixels, match own^(1 - strength) * target^strength, normalised, where own is that average
+    before and target (Q,) the reference's histogram: one additive bias per bin and image, found by EM."""
     z = logits.float() / temperature
-    log_target = torch.log(target.to(z) + FLOOR).view(1, -1, 1, 1)
+    own = torch.softmax(z, dim=1).mean((2, 3), keepdim=True)  # (N,Q,1,1)
+    log_target = (1 - strength) * torch.log(own) + strength * torch.log(target.to(z) + FLOOR).view(
+        1, -1, 1, 1
+    )
+    log_target = torch.log_softmax(log_target, dim=1)
     bias = z.new_zeros(len(z), z.shape[1], 1, 1)
     for _ in range(ITERATIONS):
         mean = torch.softmax(z + bias, dim=1).mean((2, 3), keepdim=True)  # (N,Q,1,1)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from polychromify.errors import PolychromifyError
+
+if TYPE_CHECKING:
+    from polychromify.reference import Reference
 
 _FACTORIES: dict[str, Callable[..., ColorModel]] = {}
 # Arguments that only say where a model's starting weights come from (a pretrained encoder's file): they
@@ -56,16 +59,17 @@ class ColorModel(nn.Module):
         return [{"params": list(self.parameters()), "lr": lr}]
 
     def predict_ab(
-        self, L: torch.Tensor, hints: torch.Tensor | None = None, reference: torch.Tensor | None = None
+        self, L: torch.Tensor, hints: torch.Tensor | None = None, reference: Reference | None = None
     ) -> torch.Tensor:
-        """L (N,1,H,W) in [-1,1] (+ hints (N,3,H,W)) -> ab (N,2,H,W) in [-1,1]. reference: a reference
-        photo's histogram (Q,) over this classification model's bins, which its colours are matched to."""
+        """L (N,1,H,W) in [-1,1] (+ hints (N,3,H,W)) -> ab (N,2,H,W) in [-1,1]. reference: a colour
+        photo's `Reference`, whose colours a classification model's distributions are matched to."""
         out = self(self.make_input(L, hints, self.takes_hints))
         if reference is not None:
             from polychromify.reference import check_reference_model, match_reference
 
             check_reference_model(self)
-            out = match_reference(out, reference, self.temperature)
+            target = reference.histogram(self.bins).to(out.device)
+            out = match_reference(out, target, self.temperature, reference.strength)
         return self.decode(out, L.shape[-2:])
 
 

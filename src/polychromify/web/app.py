@@ -1,7 +1,7 @@
 """`polychromify serve`: FastAPI app with a JSON/multipart API and one static page.
 
 POST /api/colorize  multipart: image, hints (JSON [{x,y,color}]), reference (a colour photo whose colours
-                    to take), saturation, model, format -> PNG/JPEG
+                    to take), reference_strength (0-1), saturation, model, format -> PNG/JPEG
 POST /api/palette   multipart: image, x, y, model -> the colours the model finds likely at that point
 GET  /api/models    the models this server offers
 GET  /health        liveness
@@ -137,6 +137,7 @@ def create_app(
         image: Annotated[UploadFile, File()],
         hints: Annotated[str, Form()] = "[]",
         reference: Annotated[UploadFile | None, File()] = None,
+        reference_strength: Annotated[float, Form()] = 0.75,
         saturation: Annotated[float, Form()] = 1.0,
         model: Annotated[str, Form()] = "default",
         format: Annotated[str, Form()] = "png",
@@ -149,12 +150,15 @@ def create_app(
         c = colorizer(model)
         if parsed and not c.takes_hints:
             raise ApiError(400, f"model {model!r} does not take colour hints")
+        if not 0 <= reference_strength <= 1:
+            raise ApiError(400, "reference_strength must be between 0 and 1")
         if reference is not None and not c.takes_reference:
             raise ApiError(400, f"model {model!r} cannot take colours from a reference photo")
         rgb = await run_in_threadpool(_decode, await _read_upload(image, limits), limits)
         palette = None
         if reference is not None:
-            palette = await run_in_threadpool(_reference, await _read_upload(reference, limits), limits)
+            data = await _read_upload(reference, limits)
+            palette = await run_in_threadpool(_reference, data, limits, reference_strength)
         body = await admitted(_colorize_bytes, c, rgb, parsed, saturation, format, palette)
         return Response(body, media_type=f"image/{format}")
 
@@ -235,9 +239,9 @@ def _parse_hints(text: str, max_hints: int) -> list[Hint]:
         ) from None
 
 
-def _reference(data: bytes, limits: Limits) -> Reference:
+def _reference(data: bytes, limits: Limits, strength: float) -> Reference:
     try:
-        return Reference.of(_decode(data, limits))
+        return Reference.of(_decode(data, limits), strength)
     except ApiError as exc:
         raise ApiError(exc.status, f"reference photo: {exc.message}") from None
     except PolychromifyError as exc:

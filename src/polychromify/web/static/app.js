@@ -33,7 +33,7 @@ async function colorize() {
   const form = new FormData();
   form.append("image", state.file);
   form.append("hints", JSON.stringify(state.hints.map(({ x, y, color }) => ({ x, y, color }))));
-  if (state.reference) form.append("reference", state.reference);
+  if (state.reference) { form.append("reference", state.reference); form.append("reference_strength", $("refStrength").value); }
   form.append("saturation", $("saturation").value);
   form.append("model", $("model").value || "default");
   setStatus("Colorizing…", "busy");
@@ -132,6 +132,7 @@ function pickReference(file) {
 }
 $("reference").addEventListener("change", (ev) => pickReference(ev.target.files[0]));
 $("clearReference").addEventListener("click", () => pickReference(null));
+$("refStrength").addEventListener("input", scheduleColorize);
 const drop = $("drop");
 drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
