@@ -6,6 +6,7 @@
   Colorizer runs it;
 - seconds per 12-megapixel grey JPEG end to end as `polychromify colorize` does it (decode, predict,
   upsample, Lab->RGB table, JPEG encode and write), with the time of each stage, median of --repeats;
+  and the colorize stage again with a reference photo's colours (`--reference`), in the same loop;
 - with --compare, the same for PyTorch fp32 and bf16 and for onnxruntime (`--runtime onnx`, fp32) in the
   same run, in `runs`.
 """
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from polychromify.inference import Colorizer
+from polychromify.inference import Colorizer, Reference
 from polychromify.photos import _read, _save
 from polychromify.precision import PRECISIONS, autocast, machine
 from polychromify.runtime import keep_freed_memory
@@ -45,6 +46,14 @@ def synthetic_grey_photo(w: int = 4000, h: int = 3000) -> Image.Image:
     return Image.fromarray(np.clip(im + rng.integers(-6, 7, (h, w)), 0, 255).astype(np.uint8), "L")
 
 
+def make_reference() -> Image.Image:
+    """A 640x480 colour photo stand-in: a sky-to-grass gradient with noise."""
+    rng = np.random.default_rng(1)
+    t = np.linspace(0, 1, 480)[:, None, None]
+    img = (1 - t) * np.array([70, 130, 220]) + t * np.array([80, 150, 40]) + rng.normal(0, 10, (480, 640, 3))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
 def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
     """Network images/s at 256x192 (batch 8) and a 12-MP photo end to end, for one runtime and precision."""
     c = Colorizer(model, precision=precision, runtime=runtime)
@@ -58,6 +67,8 @@ def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
         src = Path(tmp, "photo.jpg")
         synthetic_grey_photo().save(src, quality=90)
         stages: dict[str, list[float]] = {"decode": [], "colorize": [], "encode": []}
+        ref = Reference.of(np.asarray(make_reference())) if c.takes_reference else None
+        with_reference = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             photo = _read(src)
@@ -68,6 +79,10 @@ def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
             t3 = time.perf_counter()
             for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2), strict=True):
                 stages[k].append(v)
+            if ref is not None:
+                t0 = time.perf_counter()
+                c.colorize_array(photo, reference=ref)
+                with_reference.append(time.perf_counter() - t0)
     per_stage = {k: round(statistics.median(v), 3) for k, v in stages.items()}
     return {
         "runtime": runtime,
@@ -77,6 +92,7 @@ def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
         "net_images_per_s": round(8 / net, 1),
         "photo_12mp_seconds": round(sum(per_stage.values()), 3),
         "photo_12mp_stages_s": per_stage,
+        "colorize_12mp_with_reference_s": round(statistics.median(with_reference), 3) if ref else None,
     }
 
 

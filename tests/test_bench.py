@@ -101,3 +101,9 @@ def test_epoch_benchmark_compares_a_real_epoch_with_bare_steps():
     assert out["epoch_images_per_s"] > 0 and set(out["bench_images_per_s"]) == {"fp32", "bf16"}
     best = max(out["bench_images_per_s"].values())
     assert out["fraction"] == pytest.approx(out["epoch_images_per_s"] / best, abs=1e-3)
+
+
+def test_inference_benchmark_times_a_reference_too():
+    out = bench("inference.py", "--repeats", "1")
+    assert out["photo_12mp_seconds"] > out["photo_12mp_stages_s"]["colorize"] > 0
+    assert out["colorize_12mp_with_reference_s"] > 0 and out["machine"]["cpu_capability"]

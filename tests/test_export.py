@@ -13,7 +13,7 @@ from PIL import Image
 from polychromify.color import AB_SCALE, rgb_to_lab
 from polychromify.errors import PolychromifyError
 from polychromify.export import NOT_EXPORTABLE, OnnxNet, export_onnx
-from polychromify.inference import Colorizer
+from polychromify.inference import Colorizer, Reference
 from polychromify.models import create_model, list_models
 from tests.conftest import SAMPLES, run_cli
 
@@ -82,6 +82,10 @@ def test_onnx_runtime_colorizes_like_pytorch(tmp_path):
     from_file = Colorizer(graph, runtime="onnx").colorize_array(grey, [_parse(h) for h in hint])
     in_torch = Colorizer("default", precision="fp32").colorize_array(grey, [_parse(h) for h in hint])
     assert np.abs(from_file.astype(np.int16) - in_torch).max() <= 1
+    colour = SAMPLES / "color" / "tuxpaint-data--sheep.jpg"  # reference photos need the torch runtime
+    assert run_cli("colorize", photo, "-o", tmp_path / "r", "--runtime", "onnx", "--reference", colour) == 1
+    with pytest.raises(PolychromifyError, match="torch runtime"):
+        Colorizer(graph, runtime="onnx").colorize_array(grey, reference=Reference.of(colour))
 
 
 def _parse(text: str):

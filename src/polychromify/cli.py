@@ -449,9 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the --hints draw (default: 0)")
     p.add_argument(
         "--reference",
-        metavar="own|PHOTO",
+        metavar="own|other|PHOTO",
         help="with --images: each run again with colours from a reference: 'own' (each photo's own colours, "
-        "SIGGRAPH17's global hints) or one colour photo for all",
+        "SIGGRAPH17's global hints), 'other' (another photo's) or one colour photo for all",
     )
     p.add_argument("--reference-strength", type=float, default=0.75, help="with --reference (default: 0.75)")
     p.add_argument(
@@ -675,7 +675,7 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
         "--reference",
         type=Path,
         metavar="PHOTO",
-        help="take the colours of this colour photo: the result gets its palette and saturation",
+        help="take the colours of this colour photo: the result gets its palette",
     )
     p.add_argument(
         "--reference-strength",

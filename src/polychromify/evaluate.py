@@ -14,7 +14,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from polychromify import metrics
-from polychromify.color import lab_to_rgb, rgb_to_lab
+from polychromify.color import bin_prior, lab_to_rgb, rgb_to_lab
 from polychromify.data.images import EXTENSIONS, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer
@@ -75,9 +75,21 @@ class Truth:
 
 def mean_metrics(rows: list[dict]) -> dict[str, float]:
     """Mean of each per-image metric, and the hue accuracy over all the images' pixels."""
-    keys = [k for k in rows[0] if k != "hue_counts"]
-    means = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    keys = dict.fromkeys(k for r in rows for k in r if k != "hue_counts")  # some only where they apply
+    means = {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
     return means | metrics.hue_accuracy([r["hue_counts"] for r in rows])
+
+
+def _palette_distances(pred: np.ndarray, truth: Truth, ref: Reference, bins: torch.Tensor) -> dict:
+    """Total variation distances of the result's ab histogram (over `bins`) to the reference's and to its
+    truth's, and whether it is nearer the reference's."""
+    out, own, wanted = (bin_prior(ab, bins) for ab in (_ab(pred), truth.ab, ref.ab))
+    to_ref, to_own = 0.5 * np.abs(out - wanted).sum(), 0.5 * np.abs(out - own).sum()
+    return {
+        "reference_tv": float(to_ref),
+        "own_tv": float(to_own),
+        "nearer_reference": float(to_ref < to_own),
+    }
 
 
 def _ab(rgb: np.ndarray) -> torch.Tensor:
@@ -115,17 +127,21 @@ def evaluate_images(
     that many colour hints per photo drawn from the truth (`truth_hints`, seeded by `seed` and the photo's
     place), given as `--hint` gives them. spread=False: the hint network alone (no `spread_hints`).
     reference: "own" (each photo's own colours, SIGGRAPH17's global-hint protocol: how far a palette
-    steers) or a colour photo whose colours every photo takes, at `strength` (see `Reference`)."""
+    steers), "other" (another photo's: how far a foreign palette is taken) or a colour photo whose colours
+    every photo takes, at `strength` (see `Reference`); rows then also carry `_palette_distances`."""
     files = tuple(list_images(folder))
     colorizer = None if str(model) == "grey" else Colorizer(model, device, precision=precision, spread=spread)
     if hints and colorizer is not None and not colorizer.takes_hints:
         raise PolychromifyError(f"model {model} does not take colour hints")
-    fixed = Reference.of(reference, strength) if reference not in (None, "own") else None
+    fixed = Reference.of(reference, strength) if reference not in (None, "own", "other") else None
     images, truths = _originals(files, max_side)
     rows, seconds = [], 0.0
     for i, (true, truth) in enumerate(zip(images, truths, strict=True)):
         given = truth_hints(true, hints, np.random.default_rng([seed, hints, i])) if hints else []
-        palette = Reference.of(true, strength) if reference == "own" and truth.cf > 0 else fixed
+        palette = fixed
+        if reference in ("own", "other"):  # "other": the colours of the photo a third of the set further on
+            source = images[(i + len(images) // 3) % len(images)] if reference == "other" else true
+            palette = Reference.of(source, strength) if metrics.colourfulness(source) > 0 else None
         t0 = time.perf_counter()
         if colorizer is None:
             L, ab = rgb_to_lab(true)
@@ -134,6 +150,10 @@ def evaluate_images(
             pred = colorizer.colorize_array(true, given, reference=palette)
         seconds += time.perf_counter() - t0
         rows.append(image_metrics(pred, true, truth=truth))
+        if (
+            palette is not None and colorizer is not None
+        ):  # how near the result's colours are to the reference's, and to its own
+            rows[-1] |= _palette_distances(pred, truth, palette, colorizer.model.bins)
     return {
         "model": str(model),
         "images": len(files),

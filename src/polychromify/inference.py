@@ -218,8 +218,9 @@ class Colorizer:
         net = self.hint_model if any(hints) else self.model
         if reference is not None and not isinstance(net, ColorModel):
             raise PolychromifyError("reference photos need the torch runtime (--runtime torch)")
+        given = (hint_t if net.takes_hints else None,) + ((reference,) if reference is not None else ())
         with autocast(self.device.type, self.precision):
-            ab = net.predict_ab(x, hint_t if net.takes_hints else None, reference).float().cpu()
+            ab = net.predict_ab(x, *given).float().cpu()
         if self.spread and any(hints):
             for i, hs in enumerate(hints):
                 points = [(p.x * gw / w, p.y * gh / h, *p.ab) for p in hs]
