@@ -82,17 +82,15 @@ def match_reference(
     """Logits (N,Q,h,w) -> logits whose annealed distributions softmax(logits / T), averaged over each
     image's pixels, match own^(1 - strength) * target^strength, normalised, where own is that average
     before and target (Q,) the reference's histogram: one additive bias per bin and image, found by EM."""
-    z = logits.float() / temperature
-    own = torch.softmax(z, dim=1).mean((2, 3), keepdim=True)  # (N,Q,1,1)
-    log_target = (1 - strength) * torch.log(own) + strength * torch.log(target.to(z) + FLOOR).view(
-        1, -1, 1, 1
-    )
-    log_target = torch.log_softmax(log_target, dim=1)
-    bias = z.new_zeros(len(z), z.shape[1], 1, 1)
+    n, q = logits.shape[:2]
+    z = logits.float().permute(0, 2, 3, 1).reshape(n, -1, q) / temperature  # (N,P,Q): softmax over memory
+    own = torch.softmax(z, dim=-1).mean(1, keepdim=True)  # (N,1,Q)
+    wanted = torch.log(target.to(z) + FLOOR).view(1, 1, -1)
+    log_target = torch.log_softmax((1 - strength) * torch.log(own + FLOOR) + strength * wanted, dim=-1)
+    bias = z.new_zeros(n, 1, q)
     for _ in range(ITERATIONS):
-        mean = torch.softmax(z + bias, dim=1).mean((2, 3), keepdim=True)  # (N,Q,1,1)
-        bias += log_target - torch.log(mean + FLOOR)
-    return (z + bias) * temperature
+        bias += log_target - torch.log(torch.softmax(z + bias, dim=-1).mean(1, keepdim=True) + FLOOR)
+    return logits.float() + (bias * temperature).view(n, q, 1, 1)
 
 
 def check_reference_model(model) -> None:
