@@ -121,6 +121,7 @@ def test_cli_api_and_bad_references(tmp_path, capsys, tiny_dataset):
         (tmp_path / "notes.txt", "not an image"),
         (tmp_path / "cut.jpg", "reference photo"),
         (tmp_path / "missing.jpg", "no such file"),
+        (tmp_path, "is a folder"),
     ]:
         assert run_cli("colorize", photo, "-o", tmp_path / "bad", "--reference", ref) == 1
         err = capsys.readouterr().err

@@ -44,7 +44,7 @@ def open_image(
     elif isinstance(src, str | Path):
         path = Path(src)
         if not path.is_file():
-            raise ImageError(f"no such file: {path}")
+            raise ImageError(f"{path} is a folder, not a photo" if path.is_dir() else f"no such file: {path}")
         if path.stat().st_size == 0:
             raise ImageError("empty file")
     try:
