@@ -1,6 +1,6 @@
 """Benchmark video colorization with a model (default: the shipped one); prints JSON.
 
-    python bench/video.py [--frames 60] [--every 2] [--preset veryfast] [--precision auto] [--omp passive]
+    python bench/video.py [--frames 60] [--every 2] [--preset superfast] [--precision auto] [--omp passive]
 
 Generates a grey clip with grain at 1280x720 and 640x480 (libx264), colorizes it end to end (decode,
 predict, smooth, compose, encode) and reports frames/s and the flicker figure with and without smoothing.
@@ -12,7 +12,9 @@ time is reported apart (`tables_s`). `--omp spin` keeps OpenMP's default busy-wa
 `pan` measures what `--every` costs in colour: 1280x720 pans across a real colour photo (samples/, 4 and
 16 px a frame: slow and quick at 25 frames/s), turned grey, colorized with the network on every frame and
 on every --every-th, each scored against the colour frames it came from (PSNR of the RGB frames, mean
-over frames), and the two outputs against each other.
+over frames), and the two outputs against each other. `presets` measures what the fast x264 presets cost:
+the colour frames of that pan encoded at --crf 18 with veryfast, superfast and ultrafast (size, PSNR
+against the frames, encoding frames/s).
 """
 
 from __future__ import annotations
@@ -87,6 +89,37 @@ def pan_quality(tmp: Path, colorizer, every: int, frames: int, step: int = 4) ->
     }
 
 
+def preset_costs(tmp: Path, frames: int) -> list[dict]:
+    """What each fast x264 preset costs at --crf 18: the colour frames of the pan (a real photo, 720p)
+    encoded as `polychromify video` encodes, then decoded: file size, PSNR against the frames, encoding
+    frames/s."""
+    from polychromify.metrics import psnr
+
+    truth = pan_clip(tmp / "grey.mp4", frames)
+    rows = []
+    for preset in ("veryfast", "superfast", "ultrafast"):
+        path, start = tmp / f"{preset}.mp4", time.perf_counter()
+        with av.open(str(path), "w") as out:
+            s = out.add_stream("libx264", rate=25)
+            s.width, s.height, s.pix_fmt = truth[0].shape[1], truth[0].shape[0], "yuv420p"
+            s.options = {"crf": "18", "preset": preset}
+            for rgb in truth:
+                out.mux(s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
+            out.mux(s.encode(None))
+        seconds = time.perf_counter() - start
+        with av.open(str(path)) as c:
+            back = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        rows.append(
+            {
+                "preset": preset,
+                "megabytes": round(path.stat().st_size / 1e6, 2),
+                "psnr": round(float(np.mean([psnr(b, t) for b, t in zip(back, truth, strict=True)])), 2),
+                "encode_frames_per_s": round(len(truth) / seconds, 1),
+            }
+        )
+    return rows
+
+
 def transcode(src: Path, dst: Path, preset: str, crf: int = 18) -> float:
     """Decode and re-encode `src` as `polychromify video` writes it, with no colorization: frames/s."""
     start = time.perf_counter()
@@ -110,7 +143,7 @@ def main() -> None:
     ap.add_argument("--smooth", type=float, default=0.7)
     ap.add_argument("--every", type=int, default=2, help="network on every Nth frame (the default)")
     ap.add_argument("--model", default="default")
-    ap.add_argument("--preset", default="veryfast", help="x264 preset")
+    ap.add_argument("--preset", default="superfast", help="x264 preset (default: polychromify's)")
     ap.add_argument("--precision", default="auto", choices=PRECISIONS)
     ap.add_argument("--omp", default="passive", choices=("passive", "spin"), help="OpenMP wait policy")
     a = ap.parse_args()
@@ -156,6 +189,7 @@ def main() -> None:
         for step in (4, 16):
             (Path(tmp) / str(step)).mkdir()
             pan.append(pan_quality(Path(tmp) / str(step), colorizer, a.every, min(a.frames, 48), step))
+        presets = preset_costs(Path(tmp), min(a.frames, 48))
     out = {
         "benchmark": "video",
         "machine": machine(),
@@ -163,6 +197,7 @@ def main() -> None:
         "tables_s": round(tables_s, 2),
         "results": results,
         "pan": pan,
+        "presets": presets,
     }
     print(json.dumps(out, indent=1))
 

@@ -167,7 +167,7 @@ def colorize_video(
     codec: str = "libx264",
     crf: int = 18,
     batch_size: int = 8,
-    preset: str = "veryfast",
+    preset: str = "superfast",
     overwrite: bool = False,
     progress: bool = True,
     every: int = 2,
