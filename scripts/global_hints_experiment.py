@@ -35,7 +35,7 @@ from polychromify.evaluate import _originals, image_metrics, list_images, mean_m
 from polychromify.inference import ASSETS, Colorizer
 from polychromify.losses import compute_loss
 from polychromify.models.mobilenet import _up
-from polychromify.reference import Reference, match_reference
+from polychromify.reference import Reference, colours_like
 
 base = load_model(ASSETS / "default", "cpu").eval()
 base.requires_grad_(False)
@@ -118,9 +118,9 @@ def evaluate(branch_file: str, photos: str) -> None:
         x = base.make_input(torch.from_numpy(normalize_l(L.numpy())), None, True)
         hist = ref.histogram(base.bins)
         out = forward(x, branch(hist[None], ref.ab.norm(dim=1).mean()[None])) if trained else base(x)
-        if strength is not None:
-            out = match_reference(out, hist, base.temperature, strength)
-        return colorizer.compose(grey, base.decode(out, L.shape[-2:])[0])
+        if strength is None:
+            return colorizer.compose(grey, base.decode(out, L.shape[-2:])[0])
+        return colorizer.compose(grey, colours_like(base, out, L.shape[-2:], Reference(ref.ab, strength))[0])
 
     def tv(p: np.ndarray, q: np.ndarray) -> float:
         return 0.5 * float(np.abs(p - q).sum())

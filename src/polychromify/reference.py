@@ -4,9 +4,10 @@ A classification model gives, per pixel, p(bin | photo): what it sees in the pho
 photos' colour distribution (the prior). A reference photo says what this photo's colour distribution should
 be, so `match_reference` swaps the prior: it finds one bias per bin, the same for every pixel, such that the
 photo's mean predicted distribution equals the reference's ab histogram (the EM of Saerens et al. 2002 for
-a shifted class prior, on the annealed distribution that is decoded). Each pixel keeps the network's ranking
-of colours (the pixels it finds sky-like take the reference's blues first) and the photo as a whole takes
-the reference's palette and saturation. Nothing is trained: it is a decoding step, a few ms per photo.
+a shifted class prior, on the annealed distribution that is decoded), then scales the colours to the
+reference's mean chroma (`colours_like`). Each pixel keeps the network's ranking of colours (the pixels it
+finds sky-like take the reference's blues first) and the photo as a whole takes the reference's palette and
+saturation. Nothing is trained: it is a decoding step, a few ms per photo.
 """
 
 from __future__ import annotations
@@ -91,6 +92,20 @@ def match_reference(
     for _ in range(ITERATIONS):
         bias += log_target - torch.log(torch.softmax(z + bias, dim=-1).mean(1, keepdim=True) + FLOOR)
     return logits.float() + (bias * temperature).view(n, q, 1, 1)
+
+
+def colours_like(model, logits: torch.Tensor, size, reference: Reference) -> torch.Tensor:
+    """A classification model's logits (N,Q,h,w) -> ab (N,2,*size) in [-1,1] in the reference's colours:
+    the distributions matched to its histogram (`match_reference`), then each image's mean chroma brought
+    to the reference's (blended with the model's own by the strength as the histogram is). The matched
+    distributions are broader, so their annealed mean alone would be paler than the reference."""
+    s = reference.strength
+    target = reference.histogram(model.bins).to(logits.device)
+    plain = model.decode(logits, size)
+    ab = model.decode(match_reference(logits, target, model.temperature, s), size)
+    own, now = (t.norm(dim=1).mean((1, 2)).clamp_min(1e-6) for t in (plain, ab))  # (N,)
+    wanted = reference.ab.norm(dim=1).mean().to(own) ** s * own ** (1 - s)
+    return (ab * (wanted / now).view(-1, 1, 1, 1)).clamp(-1, 1)
 
 
 def check_reference_model(model) -> None:

@@ -65,11 +65,10 @@ class ColorModel(nn.Module):
         photo's `Reference`, whose colours a classification model's distributions are matched to."""
         out = self(self.make_input(L, hints, self.takes_hints))
         if reference is not None:
-            from polychromify.reference import check_reference_model, match_reference
+            from polychromify.reference import check_reference_model, colours_like
 
             check_reference_model(self)
-            target = reference.histogram(self.bins).to(out.device)
-            out = match_reference(out, target, self.temperature, reference.strength)
+            return colours_like(self, out, L.shape[-2:], reference)
         return self.decode(out, L.shape[-2:])
 
 
