@@ -19,7 +19,7 @@ from polychromify.data.images import EXTENSIONS, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer
 from polychromify.precision import autocast, resolve
-from polychromify.reference import Reference
+from polychromify.reference import STRENGTH, Reference
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -83,7 +83,8 @@ def mean_metrics(rows: list[dict]) -> dict[str, float]:
 def _palette_distances(pred: np.ndarray, truth: Truth, ref: Reference, bins: torch.Tensor) -> dict:
     """Total variation distances of the result's ab histogram (over `bins`) to the reference's and to its
     truth's, and whether it is nearer the reference's."""
-    out, own, wanted = (bin_prior(ab, bins) for ab in (_ab(pred), truth.ab, ref.ab))
+    out, own = (bin_prior(ab, bins) for ab in (_ab(pred), truth.ab))
+    wanted = ref.histogram(bins).numpy()  # computed once, when the colorizer used it
     to_ref, to_own = 0.5 * np.abs(out - wanted).sum(), 0.5 * np.abs(out - own).sum()
     return {
         "reference_tv": float(to_ref),
@@ -120,7 +121,7 @@ def evaluate_images(
     seed: int = 0,
     spread: bool = True,
     reference: str | Path | None = None,
-    strength: float = 0.75,
+    strength: float = STRENGTH,
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size. `hints`:
@@ -150,9 +151,8 @@ def evaluate_images(
             pred = colorizer.colorize_array(true, given, reference=palette)
         seconds += time.perf_counter() - t0
         rows.append(image_metrics(pred, true, truth=truth))
-        if (
-            palette is not None and colorizer is not None
-        ):  # how near the result's colours are to the reference's, and to its own
+        # how near the result's colours are to the reference's, and to its own
+        if palette is not None and colorizer is not None:
             rows[-1] |= _palette_distances(pred, truth, palette, colorizer.model.bins)
     return {
         "model": str(model),

@@ -50,8 +50,6 @@ class Reference:
         """A colour photo (path, file bytes, PIL image or uint8 array) -> its colours, with a clear error
         for a file that is not a photo and for a black-and-white one (it has no colours to give).
         strength: from 0 (the model's own colours) to 1 (the reference's palette in its proportions)."""
-        if not 0 <= strength <= 1:
-            raise PolychromifyError(f"reference strength must be between 0 and 1, not {strength:g}")
         from polychromify.data.images import open_image
         from polychromify.inference import to_rgb_array
 

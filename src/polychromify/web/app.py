@@ -31,7 +31,7 @@ from polychromify.data.images import ImageError, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
 from polychromify.precision import check_precision
-from polychromify.reference import Reference
+from polychromify.reference import STRENGTH, Reference
 
 STATIC = Path(__file__).parent / "static"
 
@@ -137,7 +137,7 @@ def create_app(
         image: Annotated[UploadFile, File()],
         hints: Annotated[str, Form()] = "[]",
         reference: Annotated[UploadFile | None, File()] = None,
-        reference_strength: Annotated[float, Form()] = 0.75,
+        reference_strength: Annotated[float, Form()] = STRENGTH,
         saturation: Annotated[float, Form()] = 1.0,
         model: Annotated[str, Form()] = "default",
         format: Annotated[str, Form()] = "png",
@@ -155,11 +155,11 @@ def create_app(
         if reference is not None and not c.takes_reference:
             raise ApiError(400, f"model {model!r} cannot take colours from a reference photo")
         rgb = await run_in_threadpool(_decode, await _read_upload(image, limits), limits)
-        palette = None
+        ref = None
         if reference is not None:
             data = await _read_upload(reference, limits)
-            palette = await run_in_threadpool(_reference, data, limits, reference_strength)
-        body = await admitted(_colorize_bytes, c, rgb, parsed, saturation, format, palette)
+            ref = await run_in_threadpool(_reference, data, limits, reference_strength)
+        body = await admitted(_colorize_bytes, c, rgb, parsed, saturation, format, ref)
         return Response(body, media_type=f"image/{format}")
 
     @app.post("/api/palette")
