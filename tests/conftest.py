@@ -69,3 +69,20 @@ def run_cli(*args) -> int:
     with pytest.raises(SystemExit) as exc:
         main([str(a) for a in args])
     return exc.value.code
+
+
+@pytest.fixture(scope="session")
+def imagenet_file(tmp_path_factory):
+    """A generated stand-in for torchvision's mobilenet_v2 file: the same keys and shapes, random values."""
+    import torch
+
+    from polychromify.models.mobilenet import MobileNetV2
+
+    torch.manual_seed(1)
+    state = {
+        k: torch.randn_like(v) if v.is_floating_point() else v for k, v in MobileNetV2().state_dict().items()
+    }
+    state = {k: v.abs() if k.endswith("running_var") else v for k, v in state.items()}
+    path = tmp_path_factory.mktemp("w") / "mobilenet_v2.pth"
+    torch.save(state, path)
+    return path, state

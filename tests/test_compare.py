@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from polychromify.train import TrainConfig, train
-from tests.conftest import run_cli
+from tests.conftest import make_photo, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -79,25 +79,72 @@ def test_evaluate_needs_one_source(two_runs, capsys):
 TINY = ("--size", 32, "--crops-per-image", 0)
 
 
-def test_sweep_and_study_end_to_end(tmp_path, photo_dir):
-    # every model of the study and every row of the table, one training step each, on 12 tiny photos
+def test_sweep_and_study_end_to_end(tmp_path, imagenet_file):
+    # every model of the study, every row of the table and the future-work pairs, one training step each,
+    # on 36 tiny photos of two kinds (three of them in the test split, of both kinds)
+    photo_dir = tmp_path / "photos"
+    for i in range(36):
+        kind = photo_dir / ("forest" if i % 2 else "sea")
+        kind.mkdir(parents=True, exist_ok=True)
+        make_photo(i, (40, 32)).save(kind / f"p{i:02d}.png")
     out = tmp_path / "study"
-    assert (
-        run_cli("study", photo_dir, "--out", out, "--quick", "--epochs", 1, "--steps-per-epoch", 1, *TINY)
-        == 0
-    )
+    args = ("study", photo_dir, "--out", out, "--quick", "--epochs", 1, "--steps-per-epoch", 1, *TINY)
+    assert run_cli(*args, "--encoder-weights", imagenet_file[0]) == 0
     readme = (out / "README.md").read_text()
-    for name in ("cnn", "v0", "v1", "polychromify", "v3", "eccv16", "siggraph17"):
+    for name in ("cnn", "v0", "v1", "polychromify", "v3", "eccv16", "siggraph17", "default"):
         assert f"| {name} |" in readme, name
-    for row in ("v1", "v2", "v3", "v4", "v5"):
-        assert f"| {row} | " in readme
-    for name in ("grid.png", "curves.png", "ab_histograms.png", "results.csv"):
+    for row in ("grey", "v1", "v2", "v3", "v4", "v5"):
+        assert f"| {row} | " in readme.split("## Hyper-parameter table")[1]
+    configs = {
+        p.parent.name: json.loads(p.read_text())["train"] for p in (out / "runs").glob("*/config.json")
+    }
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    few = next(name for name in configs if name.endswith("photos"))
+    assert configs[few]["train_photos"] == int(few[10:-6]) == manifest["photos"]["train"] // 4
+    assert configs["mnv2-unet-balanced"]["balance"] == "categories"
+    assert configs["mnv2-unet-scratch"]["model_args"] == {"freeze": 0}
+    pairs = readme.split("## The seed's future work")[1].split("## Hyper")[0]
+    for item, rows in {
+        "Balance categories": ("mnv2-unet", "mnv2-unet-balanced"),
+        "Larger dataset": (few, "mnv2-unet"),
+        "Pretrained encoder": ("mnv2-unet-scratch", "mnv2-unet"),
+    }.items():
+        table = pairs.split(f"### {item}")[1].split("###")[0].split("Per kind")[0]
+        names = [line.split(" | ")[0] for line in table.splitlines() if line.startswith("| ")][1:]
+        assert names == [f"| {r}" for r in ("grey", *rows)], item
+    assert "| sea | " in pairs and "| forest | " in pairs  # per-kind rows of the balance pair
+    for name in ("grid.png", "curves.png", "ab_histograms.png", "results.csv", "by_kind.md"):
         assert (out / "report" / name).exists()
-    assert json.loads((out / "sweep" / "sweep.json").read_text())[4]["batch_norm"] is True
+    report = json.loads((out / "report" / "results.json").read_text())
+    test_photos = len({s["source"] for s in manifest["samples"]["test"]})
+    assert {r["images"] for r in report["rows"]} == {test_photos}  # whole photos, not their crops
+    sweep = json.loads((out / "sweep" / "sweep.json").read_text())
+    assert [r["row"] for r in sweep] == ["grey", "v1", "v2", "v3", "v4", "v5"]
+    assert sweep[5]["batch_norm"] == "yes" and sweep[1]["batch_norm"] == "no"
+    assert not (out / "sweep" / "hp-v3").exists()  # the same model as the polychromify row: reused
     # resumable: a second run reuses every finished run
     before = (out / "runs" / "cnn" / "model.safetensors").stat().st_mtime_ns
-    assert (
-        run_cli("study", photo_dir, "--out", out, "--quick", "--epochs", 1, "--steps-per-epoch", 1, *TINY)
-        == 0
-    )
+    assert run_cli(*args, "--encoder-weights", imagenet_file[0]) == 0
     assert (out / "runs" / "cnn" / "model.safetensors").stat().st_mtime_ns == before
+    # a study folder of other photos or settings is never overwritten
+    assert run_cli("study", photo_dir, "--out", out, "--quick", "--steps-per-epoch", 1, "--size", 24) == 1
+    assert (out / "runs" / "cnn" / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_compare_whole_photos_and_unseen_rows(tiny_dataset, two_runs, tmp_path):
+    from polychromify.data.dataset import LabDataset
+    from polychromify.report import compare
+
+    samples = LabDataset(tiny_dataset, "test").samples
+    photos = sorted({s["source"] for s in samples})
+    assert len(samples) > len(photos) > 1  # crops follow each whole photo
+    compare(
+        [str(r) for r in two_runs], tiny_dataset, tmp_path, whole=True, unseen={photos[0], "elsewhere.jpg"}
+    )
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert [r["images"] for r in report["rows"]] == [len(photos)] * 3
+    assert [(r["model"], r["images"]) for r in report["unseen"]] == [("grey", 1), ("cnn", 1), ("v1", 1)]
+    assert "| v1 |" in (tmp_path / "unseen.md").read_text()
+    compare([str(r) for r in two_runs], tiny_dataset, tmp_path / "all", unseen={"elsewhere.jpg"})
+    report = json.loads((tmp_path / "all" / "results.json").read_text())
+    assert report["rows"][0]["images"] == len(samples) and "unseen" not in report

@@ -12,19 +12,6 @@ from polychromify.models.mobilenet import MobileNetV2
 from polychromify.train import TrainConfig, train
 
 
-@pytest.fixture(scope="module")
-def imagenet_file(tmp_path_factory):
-    """A generated stand-in for torchvision's mobilenet_v2 file: the same keys and shapes, random values."""
-    torch.manual_seed(1)
-    state = {
-        k: torch.randn_like(v) if v.is_floating_point() else v for k, v in MobileNetV2().state_dict().items()
-    }
-    state = {k: v.abs() if k.endswith("running_var") else v for k, v in state.items()}
-    path = tmp_path_factory.mktemp("w") / "mobilenet_v2.pth"
-    torch.save(state, path)
-    return path, state
-
-
 def test_torchvision_key_layout():
     keys = MobileNetV2().state_dict()
     # spot checks of torchvision's names and shapes (features.N.conv.M, classifier.1)

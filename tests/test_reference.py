@@ -158,7 +158,9 @@ def test_evaluate_with_each_photos_own_colours(capsys):
     assert rows[2]["psnr_rgb"] > rows[1]["psnr_rgb"] + 1 and rows[2]["hue_accuracy"] > rows[1]["hue_accuracy"]
     assert rows[2]["reference_tv"] < 0.5 and "reference_tv" not in rows[1]
     # another photo's colours: the results' palettes move to those photos'
-    assert run_cli("evaluate", "default", "--images", SAMPLES / "color", "--reference", "other", "--json") == 0  # noqa: E501
+    assert (
+        run_cli("evaluate", "default", "--images", SAMPLES / "color", "--reference", "other", "--json") == 0
+    )  # noqa: E501
     other = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert other["reference"] == "other" and other["reference_tv"] < other["own_tv"] - 0.05
 

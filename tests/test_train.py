@@ -268,3 +268,26 @@ def test_tensorboard_events_hold_the_curves_metrics_and_picture(tiny_dataset, tm
     last = events.Images(picture)[-1]
     assert last.step == 2 and last.width == 3 * 32 and last.height == 4 * 32  # input | output | truth, 4 rows
     assert json.loads((run / "config.json").read_text())["train"]["tensorboard"] is True
+
+
+def test_training_on_some_of_the_photos(tiny_dataset, tmp_path):
+    from polychromify.data.dataset import LabDataset
+
+    ds = LabDataset(tiny_dataset, "train")
+    pool = ds.photo_subset(2, seed=3)
+    sources = {ds.samples[i]["source"] for i in pool}
+    assert len(sources) == 2 and len(pool) == sum(
+        s["source"] in sources for s in ds.samples
+    )  # all their crops
+    np.testing.assert_array_equal(pool, ds.photo_subset(2, seed=3))  # seeded
+    w = ds.balance_weights("categories", idx=pool)
+    assert len(w) == len(pool) and abs(w.sum() - 1) < 1e-9
+    trainer = Trainer(
+        cfg(tiny_dataset, tmp_path / "t", train_photos=2), torch.device("cpu"), 0, 1, False, False, False
+    )
+    order = trainer._epoch_order()
+    assert len({ds.samples[i]["source"] for i in order}) == 2 and set(order) == set(trainer.pool.tolist())
+    run = train(cfg(tiny_dataset, tmp_path / "few", train_photos=2), progress=False)
+    assert json.loads((run / "config.json").read_text())["train"]["train_photos"] == 2
+    with pytest.raises(PolychromifyError, match="--train-photos must be 1.."):
+        train(cfg(tiny_dataset, tmp_path / "many", train_photos=10_000), progress=False)

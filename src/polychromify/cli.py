@@ -98,6 +98,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             rebalance=a.rebalance_lambda,
             hint_p=a.hint_p,
             balance=a.balance,
+            train_photos=a.train_photos,
             steps_per_epoch=a.steps_per_epoch,
             init=str(a.init) if a.init else None,
             schedule=a.schedule,
@@ -246,7 +247,8 @@ def cmd_study(a: argparse.Namespace) -> int:
     budget = None
     if a.epochs or a.max_minutes or a.steps_per_epoch:
         budget = Budget(epochs=a.epochs or 25, max_minutes=a.max_minutes, steps_per_epoch=a.steps_per_epoch)
-    out = study(a.photos, a.out, a.quick, budget, a.size, a.crops_per_image)
+    mode = "quick" if a.quick else a.budget
+    out = study(a.photos, a.out, mode, budget, a.size, a.crops_per_image, a.encoder_weights)
     print(f"study written to {out / 'README.md'}")
     return 0
 
@@ -493,14 +495,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("photos", type=Path, help="folder or zip of colour photos")
     p.add_argument("--out", "-o", type=Path, required=True, help="study folder (resumable)")
     p.add_argument(
-        "--quick", action="store_true", help="CPU-sized: 4 minutes per model, narrow ECCV16/SIGGRAPH17"
+        "--budget",
+        choices=["quick", "standard", "full"],
+        default="standard",
+        help="quick: 30 s a row, about 15 minutes in all on 2 CPU cores; standard (default): 5 minutes a "
+        "row, about 100 minutes; full: the seed's 25 epochs a row at the papers' widths (a GPU's work)",
+    )
+    p.add_argument("--quick", action="store_true", help="the same as --budget quick")
+    p.add_argument(
+        "--encoder-weights",
+        type=Path,
+        help="torchvision's ImageNet mobilenet_v2 .pth: adds the pretrained-encoder rows (see README)",
     )
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-minutes", type=float)
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument("--size", type=int, default=128, help="sample size (default: 128, the seed's)")
     p.add_argument(
-        "--crops-per-image", type=int, help="random crops per photo (default: 15 with --quick, else 0)"
+        "--crops-per-image", type=int, help="random crops per photo (default: 4; 0 with --budget full)"
     )
     p.set_defaults(func=cmd_study)
 
@@ -607,6 +619,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["none", "categories", "clusters"],
         default="none",
         help="equalise categories (sub-folders) or k-means colour clusters when sampling",
+    )
+    p.add_argument(
+        "--train-photos", type=int, help="train on this many of the training photos (drawn with --seed)"
     )
     p.add_argument(
         "--rebalance-lambda",

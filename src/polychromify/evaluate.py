@@ -236,21 +236,25 @@ def predict_split(
     limit: int | None = None,
     batch_size: int = 32,
     precision: str = "auto",
+    whole: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(L (N,H,W) in [0,100], predicted ab (N,2,H,W), true ab (N,2,H,W), seconds of prediction)."""
+    """(L (N,H,W) in [0,100], predicted ab (N,2,H,W), true ab (N,2,H,W), seconds of prediction) of the
+    first `limit` samples, or with `whole` of the whole photos only (no random crops)."""
     from polychromify.color import L_CENTER, L_RANGE
     from polychromify.data.dataset import LabDataset
     from polychromify.inference import resolve_model
 
     ds = LabDataset(data, split)
-    n = min(len(ds), limit or len(ds))
+    idx = ds.whole_photos() if whole else np.arange(len(ds))
+    idx = idx[:limit] if limit else idx
+    n = len(idx)
     if n == 0:
         raise PolychromifyError(f"split {split!r} of {data} is empty")
     net = None if str(model) == "grey" else resolve_model(model)
     arithmetic = "fp32" if net is None else resolve(precision, torch.device("cpu"), net).precision
     Ls, preds, trues, seconds = [], [], [], 0.0
     for start in range(0, n, batch_size):
-        L, ab = ds.batch(np.arange(start, min(n, start + batch_size)))
+        L, ab = ds.batch(idx[start : start + batch_size])
         t0 = time.perf_counter()
         with autocast("cpu", arithmetic):
             pred = torch.zeros_like(ab) if net is None else net.predict_ab(L).float()
@@ -267,9 +271,13 @@ def evaluate_dataset(
     split: str = "test",
     limit: int | None = None,
     precision: str = "auto",
+    whole: bool = False,
 ) -> dict:
-    """Mean metrics of `model` ('grey', 'default' or a run folder) on a split of a prepared dataset."""
-    return score_predictions(model, *predict_split(model, data, split, limit, precision=precision))
+    """Mean metrics of `model` ('grey', 'default' or a run folder) on a split of a prepared dataset
+    (`whole`: its whole photos only, not their random crops)."""
+    return score_predictions(
+        model, *predict_split(model, data, split, limit, precision=precision, whole=whole)
+    )
 
 
 def score_predictions(

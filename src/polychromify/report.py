@@ -1,6 +1,8 @@
 """`polychromify compare`: the seed's final-results table, extended, plus the pictures to look at.
 
-REPORT/results.csv, results.md   one row per model (grey baseline first)
+REPORT/results.csv, results.md   one row per model (grey baseline first); results.json also holds them
+REPORT/unseen.md                 the same on the photos of `unseen` only (e.g. those a shipped model never
+                                 saw in training), when some are in the split
 REPORT/grid.png                  rows of photos; columns Input, each model, Original (the seed's figure)
 REPORT/curves.png                train/val loss and validation seed accuracy per epoch for each run
 REPORT/ab_histograms.png         predicted vs true ab distribution per model: the picture of "shy" colours
@@ -22,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from polychromify.color import AB_SCALE, lab_to_rgb  # noqa: E402
-from polychromify.evaluate import predict_split, score_arrays, score_predictions  # noqa: E402
+from polychromify.evaluate import predict_split, run_info, score_arrays, score_predictions  # noqa: E402
 
 COLUMNS = [  # (key, header, format)
     ("model", "Model", "{}"),
@@ -37,6 +39,9 @@ COLUMNS = [  # (key, header, format)
     ("cf", "CF", "{:.1f}"),
     ("delta_cf", "ΔCF", "{:.1f}"),
     ("hue_accuracy", "Hue accuracy", "{:.3f}"),
+    ("hue_warm", "Warm", "{:.3f}"),
+    ("hue_green", "Green", "{:.3f}"),
+    ("hue_blue", "Blue", "{:.3f}"),
     ("images_per_s", "Images/s", "{:.1f}"),
 ]
 
@@ -48,23 +53,43 @@ def compare(
     split: str = "test",
     limit: int | None = None,
     grid_rows: int = 6,
+    whole: bool = False,
+    unseen: set[str] | None = None,
 ) -> str:
-    """Evaluate `runs` (plus grey) on a dataset split and write the report; returns the Markdown table."""
+    """Evaluate `runs` (plus grey) on a dataset split and write the report; returns the Markdown table.
+    whole: score the whole photos only (not their random crops). unseen: photo names (as in the dataset's
+    manifest) whose rows also go to unseen.md."""
+    from polychromify.data.dataset import LabDataset
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = ["grey"] + [r for r in runs if r != "grey"]
-    preds = {name: predict_split(name, data, split, limit) for name in names}  # one prediction per model
+    preds = {name: predict_split(name, data, split, limit, whole=whole) for name in names}  # one each
+    ds = LabDataset(data, split)
+    idx = (ds.whole_photos() if whole else np.arange(len(ds)))[: len(preds["grey"][0])]
+    samples = [ds.samples[i] for i in idx]  # in the order of the predictions
     rows = [score_predictions(name, *preds[name]) for name in names]
     for r in rows:
-        r["model"] = Path(r["model"]).name if r["model"] not in ("grey", "default") else r["model"]
+        r["model"] = _label(r["model"])
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[k for k, _, _ in COLUMNS])
         writer.writeheader()
         writer.writerows({k: r.get(k) for k, _, _ in COLUMNS} for r in rows)
     table = markdown_table(rows)
     (out / "results.md").write_text(table + "\n")
-    _by_kind(preds, data, split, out)
-    picks = _distinct_photos(data, split, len(preds["grey"][0]), grid_rows)
+    report = {"rows": rows}
+    pick = np.array([s["source"] in (unseen or ()) for s in samples])
+    if pick.any():
+        report["unseen"] = [
+            {"model": _label(name), "images": int(pick.sum())}
+            | score_arrays(*(x[pick] for x in preds[name][:3]))
+            | run_info(name)
+            for name in names
+        ]
+        (out / "unseen.md").write_text(markdown_table(report["unseen"]) + "\n")
+    report["by_kind"] = _by_kind(preds, [str(s.get("category", "")) for s in samples], out)
+    (out / "results.json").write_text(json.dumps(report, indent=1))
+    picks = _distinct_photos(samples, grid_rows)
     samples = {name: tuple(x[picks] for x in preds[name][:3]) for name in names}
     _save(_grid(samples), out / "grid.png")
     _save(_curves([r for r in runs if (Path(r) / "metrics.jsonl").exists()]), out / "curves.png")
@@ -73,23 +98,25 @@ def compare(
 
 
 KIND_COLUMNS = [("model", "{}"), ("kind", "{}"), ("images", "{}"), ("auc_rebalanced", "{:.2f}")]
-KIND_COLUMNS += [("delta_cf", "{:.1f}"), ("hue_accuracy", "{:.3f}"), ("psnr_rgb", "{:.2f}")]
+KIND_COLUMNS += [("delta_cf", "{:.1f}"), ("psnr_rgb", "{:.2f}"), ("hue_accuracy", "{:.3f}")]
+KIND_COLUMNS += [("hue_warm", "{:.3f}"), ("hue_green", "{:.3f}"), ("hue_blue", "{:.3f}")]
 
 
-def _by_kind(preds: dict, data: str | Path, split: str, out: Path) -> None:
-    """by_kind.md/.csv: each model's metrics on the samples of each category, when there are several."""
-    from polychromify.data.dataset import LabDataset
+def _label(model: str) -> str:
+    return Path(model).name if model not in ("grey", "default") else model
 
-    n = len(preds["grey"][0])
-    kinds = np.array([str(s.get("category", "")) for s in LabDataset(data, split).samples[:n]])
+
+def _by_kind(preds: dict, kinds: list[str], out: Path) -> list[dict]:
+    """by_kind.md/.csv: each model's metrics on the samples of each category (`kinds`: each sample's),
+    when there are several; returns the rows."""
+    kinds = np.array(kinds)
     if len(set(kinds)) < 2:
-        return
+        return []
     rows = []
     for name, (L, pred, true, _) in preds.items():
         for kind in sorted(set(kinds)):
             pick = kinds == kind
-            label = Path(name).name if name not in ("grey", "default") else name
-            rows.append({"model": label, "kind": kind, "images": int(pick.sum())})
+            rows.append({"model": _label(name), "kind": kind, "images": int(pick.sum())})
             rows[-1] |= score_arrays(L[pick], pred[pick], true[pick])
     with open(out / "by_kind.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[k for k, _ in KIND_COLUMNS])
@@ -98,21 +125,20 @@ def _by_kind(preds: dict, data: str | Path, split: str, out: Path) -> None:
     lines = ["| " + " | ".join(k for k, _ in KIND_COLUMNS) + " |", "|" + "---|" * len(KIND_COLUMNS)]
     lines += ["| " + " | ".join(f.format(r[k]) for k, f in KIND_COLUMNS) + " |" for r in rows]
     (out / "by_kind.md").write_text("\n".join(lines) + "\n")
+    return rows
 
 
-def _distinct_photos(data: str | Path, split: str, n: int, k: int) -> np.ndarray:
+def _distinct_photos(samples: list[dict], k: int) -> np.ndarray:
     """Indices of up to k samples from different photos (the first view of each), spread over the split:
     with random crops, consecutive samples are views of one photo."""
-    from polychromify.data.dataset import LabDataset
-
     first: dict[str, int] = {}
-    for i, sample in enumerate(LabDataset(data, split).samples[:n]):
+    for i, sample in enumerate(samples):
         first.setdefault(sample["source"], i)
     idx = np.array(list(first.values()))
     return idx[np.linspace(0, len(idx) - 1, min(k, len(idx))).round().astype(int)]
 
 
-def markdown_table(rows: list[dict]) -> str:
+def markdown_table(rows: list[dict], columns: list[tuple[str, str, str]] = COLUMNS) -> str:
     def cell(key: str, fmt: str, value: object) -> str:
         if value is None:
             return "-"
@@ -121,8 +147,8 @@ def markdown_table(rows: list[dict]) -> str:
             return f"{minutes:.0f} min" if minutes >= 1 else f"{float(value):.0f} s"
         return fmt.format(value)
 
-    lines = ["| " + " | ".join(h for _, h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cell(k, f, r.get(k)) for k, _, f in COLUMNS) + " |" for r in rows]
+    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(k, f, r.get(k)) for k, _, f in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 

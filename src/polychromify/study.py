@@ -9,15 +9,17 @@ import json
 import os
 import platform
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from polychromify.checkpoint import atomic_write_text
+from polychromify.errors import PolychromifyError
 from polychromify.evaluate import evaluate_dataset
 from polychromify.models.autoencoders import HP_TABLE
-from polychromify.report import compare
+from polychromify.report import COLUMNS, KIND_COLUMNS, compare, markdown_table
 from polychromify.train import STATE, TrainConfig, resume_config, train
 
 
@@ -31,10 +33,33 @@ class Budget:
     steps_per_epoch: int | None = None
 
 
+@dataclass(frozen=True)
+class Mode:
+    """A study preset: the budget of every row, the data and the widths that fit it."""
+
+    budget: Budget
+    crops_per_image: int  # random crops per photo on top of the whole photo
+    zhang_width: float  # channel width of ECCV16 and SIGGRAPH17 (1 = the papers')
+    few_photos: int  # training photos of the small side of the "larger dataset" pair
+
+
+MODES = {
+    "quick": Mode(Budget(max_minutes=0.5), crops_per_image=4, zhang_width=0.25, few_photos=16),
+    "standard": Mode(Budget(max_minutes=5), crops_per_image=4, zhang_width=0.25, few_photos=100),
+    "full": Mode(Budget(), crops_per_image=0, zhang_width=1.0, few_photos=100),  # the seed's 25 epochs
+}
+
+
 def train_or_reuse(
-    model: str, data: str | Path, out: Path, budget: Budget, model_args: dict | None = None
+    model: str,
+    data: str | Path,
+    out: Path,
+    budget: Budget,
+    model_args: dict | None = None,
+    **options: object,
 ) -> Path:
-    """Train `model` into `out` unless a finished run is there; resume an interrupted one."""
+    """Train `model` into `out` unless a finished run is there; resume an interrupted one. `options`:
+    more TrainConfig fields (balance, train_photos)."""
     config = out / "config.json"
     if config.exists() and json.loads(config.read_text()).get("status") not in (None, "running"):
         return out
@@ -49,99 +74,211 @@ def train_or_reuse(
         max_minutes=budget.max_minutes,
         batch_size=budget.batch_size,
         steps_per_epoch=budget.steps_per_epoch,
+        **options,
     )
     return train(cfg, overwrite=out.exists())
 
 
-def sweep(data: str | Path, out: str | Path, budget: Budget, split: str = "test") -> str:
-    """Re-run the seed's hyper-parameter table (rows v1..v5) and write SWEEP/sweep.md and sweep.json."""
+SWEEP_COLUMNS = [
+    ("row", "Model", "{}"),
+    ("neurons", "Neurons", "{}"),
+    ("filters", "Filters", "{}"),
+    ("strides", "Strides/Upsampling", "{}"),
+    ("batch_norm", "BN", "{}"),
+] + [c for c in COLUMNS if c[0] not in ("model", "images_per_s", "psnr_lab", "auc", "cf")]
+
+
+def sweep(
+    data: str | Path,
+    out: str | Path,
+    budget: Budget,
+    split: str = "test",
+    whole: bool = False,
+    reuse: dict[str, Path] | None = None,
+) -> str:
+    """Re-run the seed's hyper-parameter table (rows v1..v5, grey first) and write SWEEP/sweep.md and
+    sweep.json. reuse: row -> a finished run of the same model and settings (trained elsewhere)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows = [{"row": "grey"} | evaluate_dataset("grey", data, split, whole=whole)]
     for name, preset in HP_TABLE.items():
-        run = train_or_reuse(name, data, out / name, budget)
-        metrics = evaluate_dataset(run, data, split)
-        rows.append(
-            {
-                "row": name[3:],
-                **preset,
-                **{
-                    k: metrics[k]
-                    for k in (
-                        "seed_accuracy",
-                        "auc",
-                        "auc_rebalanced",
-                        "delta_cf",
-                        "psnr_rgb",
-                        "parameters",
-                        "train_seconds",
-                    )
-                },
-            }
-        )
+        run = (reuse or {}).get(name) or train_or_reuse(name, data, out / name, budget)
+        yes_no = {k: "yes" if v is True else "no" if v is False else v for k, v in preset.items()}
+        rows.append({"row": name[3:]} | yes_no | evaluate_dataset(run, data, split, whole=whole))
     atomic_write_text(out / "sweep.json", json.dumps(rows, indent=1))
-    header = (
-        "| Model | Neurons | Filters | Strides/Upsampling | BN | Seed accuracy | AuC | Rebalanced AuC | ΔCF "
-        "| Parameters | Time |\n|---|---|---|---|---|---|---|---|---|---|---|"
-    )
-    lines = [header] + [
-        f"| {r['row']} | {r['neurons']} | {r['filters']} | {'yes' if r['strides'] else 'no'} "
-        f"| {'yes' if r['batch_norm'] else 'no'} | {r['seed_accuracy']:.4f} | {r['auc']:.2f} "
-        f"| {r['auc_rebalanced']:.2f} | {r['delta_cf']:.1f} | {r['parameters']:,} "
-        f"| {r['train_seconds'] / 60:.1f} min |"
-        for r in rows
-    ]
-    table = "\n".join(lines)
+    table = markdown_table(rows, SWEEP_COLUMNS)
     atomic_write_text(out / "sweep.md", table + "\n")
     return table
 
 
-STUDY_MODELS = {  # name in the report -> (registered model, arguments at full size, arguments with --quick)
-    "cnn": ("cnn", {}, {}),
-    "v0": ("v0", {}, {}),
-    "v1": ("v1", {}, {}),
-    "polychromify": ("v2", {}, {}),
-    "v3": ("v3", {}, {}),
-    "eccv16": ("eccv16", {}, {"width": 0.25}),
-    "siggraph17": ("siggraph17", {}, {"width": 0.25}),
-}
+def study_models(mode: Mode) -> dict[str, tuple[str, dict]]:
+    """The final-results rows: name in the report -> (registered model, its arguments)."""
+    zhang = {} if mode.zhang_width == 1 else {"width": mode.zhang_width}
+    return {
+        "cnn": ("cnn", {}),
+        "v0": ("v0", {}),
+        "v1": ("v1", {}),
+        "polychromify": ("v2", {}),
+        "v3": ("v3", {}),
+        "eccv16": ("eccv16", zhang),
+        "siggraph17": ("siggraph17", zhang),
+    }
+
+
+def future_work(mode: Mode, encoder_weights: str | Path | None) -> dict[str, dict[str, tuple[dict, dict]]]:
+    """The seed's three future-work items as pairs of rows of the pretrained-encoder network (from
+    scratch without `encoder_weights`): item -> {row name: (model arguments, TrainConfig options)}."""
+    pretrained = {"encoder_weights": str(encoder_weights)} if encoder_weights else None
+    scratch = {"freeze": 0}  # random early layers are not worth freezing
+    base_name, base = ("mnv2-unet", pretrained) if pretrained else ("mnv2-unet-scratch", scratch)
+    pairs = {
+        "balance categories": {
+            base_name: (base, {}),
+            f"{base_name}-balanced": (base, {"balance": "categories"}),
+        },
+        "larger dataset": {
+            f"{base_name}-{mode.few_photos}photos": (base, {"train_photos": mode.few_photos}),
+            base_name: (base, {}),
+        },
+    }
+    if pretrained:
+        pairs["pretrained encoder"] = {"mnv2-unet-scratch": (scratch, {}), "mnv2-unet": (pretrained, {})}
+    return pairs
 
 
 def study(
     photos: str | Path,
     out: str | Path,
-    quick: bool = False,
+    mode: str | Mode = "standard",
     budget: Budget | None = None,
     size: int = 128,
     crops_per_image: int | None = None,
+    encoder_weights: str | Path | None = None,
 ) -> Path:
-    """The whole study: prepare, train every model, compare, sweep; writes STUDY/README.md."""
+    """The whole study: prepare, train every model and the future-work pairs, compare (with the shipped
+    default), sweep; writes STUDY/README.md. `budget`/`crops_per_image` override the mode's."""
+    from polychromify.data.dataset import LabDataset
     from polychromify.data.prepare import PrepareConfig, prepare
 
+    started = time.monotonic()
+    name = mode if isinstance(mode, str) else "custom"
+    if isinstance(mode, str):
+        if mode not in MODES:
+            raise PolychromifyError(f"unknown study budget {mode!r}: use {', '.join(MODES)}")
+        mode = MODES[mode]
+    mode = replace(mode, budget=budget or mode.budget)
+    if crops_per_image is not None:
+        mode = replace(mode, crops_per_image=crops_per_image)
+    if encoder_weights is not None and not Path(encoder_weights).is_file():
+        raise PolychromifyError(f"no such encoder weights file: {encoder_weights}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    budget = budget or (Budget(epochs=25, max_minutes=4) if quick else Budget())
     data = out / "data"
-    crops = crops_per_image if crops_per_image is not None else (15 if quick else 0)
-    prepare(photos, data, PrepareConfig(size=size, crops_per_image=crops), overwrite=True)
-    runs = []
-    for label, (name, full, small) in STUDY_MODELS.items():
-        runs.append(str(train_or_reuse(name, data, out / "runs" / label, budget, small if quick else full)))
-    results = compare(runs, data, out / "report")
-    sweep_table = sweep(data, out / "sweep", budget)
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
+    fresh = not (out / "runs").exists()  # else its runs were trained on its data: never replace that
+    if not fresh and not (data / "manifest.json").exists():
+        raise PolychromifyError(f"{out} holds runs but no data; choose another --out")
+    try:
+        prepare(photos, data, PrepareConfig(size=size, crops_per_image=mode.crops_per_image), fresh)
+    except PolychromifyError as exc:
+        if fresh or "other inputs" not in str(exc):
+            raise
+        raise PolychromifyError(
+            f"{out} holds a study of other photos or settings; choose another --out"
+        ) from None
+    train_photos = len({s["source"] for s in LabDataset(data, "train").samples})
+    mode = replace(mode, few_photos=min(mode.few_photos, max(1, train_photos // 4)))
+    runs: dict[str, Path] = {}
+    for label, (model, args) in study_models(mode).items():
+        runs[label] = train_or_reuse(model, data, out / "runs" / label, mode.budget, args)
+    pairs = future_work(mode, encoder_weights)
+    for rows in pairs.values():
+        for label, (args, options) in rows.items():
+            if label not in runs:
+                runs[label] = train_or_reuse(
+                    "mnv2-unet", data, out / "runs" / label, mode.budget, args, **options
+                )
+    unseen = _default_heldout()
+    results = compare([*map(str, runs.values()), "default"], data, out / "report", whole=True, unseen=unseen)
+    report = json.loads((out / "report" / "results.json").read_text())
+    sweep_table = sweep(data, out / "sweep", mode.budget, whole=True, reuse={"hp-v3": runs["polychromify"]})
+    atomic_write_text(
+        out / "README.md",
+        _readme(photos, data, name, mode, results, report, pairs, sweep_table, time.monotonic() - started),
+    )
+    return out
+
+
+def _default_heldout() -> set[str]:
+    """Names of the corpus photos the shipped default left out of its training (its validation photos)."""
+    path = Path(__file__).parent / "assets" / "default" / "heldout.txt"
+    return set(path.read_text().splitlines()) if path.exists() else set()
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        cpu = next(x.split(":", 1)[1].strip() for x in info.splitlines() if x.startswith("model name"))
+        cpu += ", native bfloat16" if "avx512_bf16" in info else ", no native bfloat16 (AVX2 class)"
+    except (OSError, StopIteration):
+        pass
+    machine = f"{cpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
     if torch.cuda.is_available():
         machine += f", {torch.cuda.get_device_name(0)}"
-    text = f"""# Polychromify study{" (quick)" if quick else ""}
+    return machine
 
-Command: `polychromify {" ".join(sys.argv[1:])}` on {machine}.
-Photos: `{photos}`. Data: `{data}` (see its manifest.json). Each model trained with {budget}.
+
+PAIR_COLUMNS = [c for c in COLUMNS if c[0] not in ("images_per_s", "psnr_lab", "auc", "cf")]
+
+
+def _readme(photos, data, name, mode, results, report, pairs, sweep_table, seconds) -> str:
+    """The study's README: setting, final results, the future-work pairs, pictures, the sweep."""
+    manifest = json.loads((Path(data) / "manifest.json").read_text())
+    rows = {r["model"]: r for r in report["rows"]}
+    trained = sum(float(r.get("train_seconds") or 0) for k, r in rows.items() if k not in ("grey", "default"))
+    sections = []
+    for item, pair in pairs.items():
+        table = markdown_table([rows["grey"], *(rows[label] for label in pair)], PAIR_COLUMNS)
+        sections.append(f"### {item.capitalize()}\n\n{table}\n")
+        if item == "balance categories" and report["by_kind"]:
+            kinds = [r for r in report["by_kind"] if r["model"] in pair]
+            kinds.sort(key=lambda r: (r["kind"], list(pair).index(r["model"])))
+            sections.append(
+                "Per kind of photo (test split):\n\n"
+                + markdown_table(kinds, [(k, k, f) for k, f in KIND_COLUMNS])
+            )
+    unseen = ""
+    if "unseen" in report:
+        unseen = (
+            f"\n### On the {report['unseen'][0]['images']} test photos the shipped default never saw\n\n"
+            "The default was trained on most of the other test photos (they are in the corpus it learned "
+            "from), so its row above flatters it; these rows are all on photos no model trained on.\n\n"
+            + markdown_table(report["unseen"])
+            + "\n"
+        )
+    photos_per_split = ", ".join(f"{k} {v}" for k, v in manifest["photos"].items())
+    samples = ", ".join(f"{k} {v:,}" for k, v in manifest["counts"].items())
+    budget = mode.budget
+    per_model = f"{budget.max_minutes:g} minutes" if budget.max_minutes else f"{budget.epochs} epochs"
+    return f"""# Polychromify study (`--budget {name}`)
+
+Command: `polychromify {" ".join(sys.argv[1:])}` on {_machine()}.
+This invocation took {seconds / 60:.0f} minutes (training of all rows: {trained / 60:.0f} minutes; a resumed
+study reuses what was trained before).
+Photos: `{photos}`, split per photo by content hash as the seed's 64/16/20 ({photos_per_split}), each
+stretched to {manifest["config"]["size"]}x{manifest["config"]["size"]} as the seed, plus
+{mode.crops_per_image} random crops per photo: samples {samples}. Scores are on the whole test
+photos (not their crops). Every row: at most {per_model} of training (Adam 1e-3, batch {budget.batch_size},
+early stopping after 5 epochs without a better validation loss, the best epoch kept); ECCV16 and SIGGRAPH17
+at width {mode.zhang_width:g} (1 = the papers'). `default` is the shipped model, for reference.
 
 ## Final results (test split)
 
 {results}
-
-Seed accuracy, plain AuC and PSNR favour grey, cautious output; rebalanced AuC and ΔCF do not.
+{unseen}
+Seed accuracy, plain AuC and PSNR favour grey, cautious output; rebalanced AuC, ΔCF and hue accuracy do not.
+Hue accuracy: among the truth's pixels with chroma >= 15, the share whose output has chroma >= 5 and a hue
+within 45 degrees (warm, green, blue: by the truth's hue).
 
 ![grid](report/grid.png)
 
@@ -149,9 +286,13 @@ Seed accuracy, plain AuC and PSNR favour grey, cautious output; rebalanced AuC a
 
 ![ab histograms](report/ab_histograms.png)
 
+## The seed's future work, measured
+
+Each pair: the same network (ImageNet MobileNetV2 encoder + U-Net decoder over ab bins, `mnv2-unet`) and the
+same budget, one thing changed.
+
+{chr(10).join(sections)}
 ## Hyper-parameter table (the seed's rows v1..v5)
 
 {sweep_table}
 """
-    atomic_write_text(out / "README.md", text)
-    return out

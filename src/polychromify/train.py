@@ -51,6 +51,7 @@ class TrainConfig:
     flip: bool = True  # random horizontal flips
     patience: int = 5  # early stopping on validation loss; 0 = off
     balance: str = "none"  # none | categories | clusters
+    train_photos: int | None = None  # train on the samples of this many of the training photos (seeded)
     rebalance: float = 0.5  # lambda of the class rebalancing (bin models): 0.5 as Zhang et al., 1 = none
     hint_p: float = 0.125  # hint models: geometric number of hints per sample; P(no hint) = hint_p
     steps_per_epoch: int | None = None  # cap (None = one pass over the data)
@@ -146,8 +147,9 @@ class Trainer:
         self.precision = resolve(cfg.precision, device, self.model, announce=rank == 0).precision
         self.opt = make_optimizer(self.model, cfg.lr, device)
         self.base_lrs = [g["lr"] for g in self.opt.param_groups]
+        self.pool = self.train_set.photo_subset(cfg.train_photos, cfg.seed)  # the samples trained on
         self.class_weights = self._class_weights()
-        self.sample_weights = self.train_set.balance_weights(cfg.balance, cfg.seed)
+        self.sample_weights = self.train_set.balance_weights(cfg.balance, cfg.seed, self.pool)
         self.epoch, self.best_val, self.best_epoch, self.seconds, self.bad_epochs = 0, math.inf, -1, 0.0, 0
         if resume:
             self._load_state()
@@ -281,12 +283,12 @@ class Trainer:
     def _epoch_order(self) -> np.ndarray:
         """This rank's sample order for the epoch: the same global permutation (or balanced draw) on every
         rank, dealt out round-robin, so N processes see what one would see with an N-times larger batch."""
-        n = len(self.train_set)
+        n = len(self.pool)
         rng = np.random.default_rng([self.cfg.seed, self.epoch])
         if self.sample_weights is None:
-            order = rng.permutation(n)
+            order = self.pool[rng.permutation(n)]
         else:
-            order = rng.choice(n, size=n, replace=True, p=self.sample_weights)
+            order = self.pool[rng.choice(n, size=n, replace=True, p=self.sample_weights)]
         usable = len(order) // self.world * self.world or len(order)
         return order[:usable][self.rank :: self.world]
 
@@ -303,8 +305,8 @@ class Trainer:
             return None
         from polychromify.color import bin_prior, rebalance_weights
 
-        n = len(self.train_set)
-        idx = np.linspace(0, n - 1, min(n, 2000)).astype(np.int64)
+        n = len(self.pool)
+        idx = self.pool[np.linspace(0, n - 1, min(n, 2000)).astype(np.int64)]
         bins = self.model.bins.cpu().numpy()
         prior = bin_prior(self.train_set.batch(idx)[1], bins)
         return torch.as_tensor(

@@ -68,16 +68,36 @@ class LabDataset:
         # float16 -> float32 in torch: vectorised, 5x faster than numpy's astype here
         return normalize_l(torch.from_numpy(L).float()), torch.from_numpy(ab).float()
 
-    def balance_weights(self, mode: str, seed: int = 0, k: int = 8) -> np.ndarray | None:
-        """Sampling weight per sample that equalises groups: 'categories' (the photo's folder) or
-        'clusters' (k-means of per-sample colour statistics: mean L, mean and std of a and b);
-        None for 'none'."""
+    def whole_photos(self) -> np.ndarray:
+        """Indices of each photo's first sample: the whole photo (its random crops follow it)."""
+        first: dict[str, int] = {}
+        for i, sample in enumerate(self.samples):
+            first.setdefault(sample["source"], i)
+        return np.array(list(first.values()), dtype=np.int64)
+
+    def photo_subset(self, photos: int | None, seed: int = 0) -> np.ndarray:
+        """Indices of the samples of `photos` photos drawn at random (seeded), all of them for None."""
+        if photos is None:
+            return np.arange(len(self))
+        sources = sorted({s["source"] for s in self.samples})
+        if not 1 <= photos <= len(sources):
+            raise PolychromifyError(f"--train-photos must be 1..{len(sources)} (the training photos)")
+        keep = set(np.random.default_rng(seed).choice(sources, size=photos, replace=False).tolist())
+        return np.array([i for i, s in enumerate(self.samples) if s["source"] in keep], dtype=np.int64)
+
+    def balance_weights(
+        self, mode: str, seed: int = 0, idx: np.ndarray | None = None, k: int = 8
+    ) -> np.ndarray | None:
+        """Sampling weight of each sample `idx` (default: all) that equalises groups: 'categories' (the
+        photo's folder) or 'clusters' (k-means of per-sample colour statistics: mean L, mean and std of a
+        and b); None for 'none'."""
+        idx = np.arange(len(self)) if idx is None else idx
         if mode == "none":
             return None
         if mode == "categories":
-            groups = np.array([str(s["category"]) for s in self.samples])
+            groups = np.array([str(self.samples[i]["category"]) for i in idx])
         elif mode == "clusters":
-            groups = self._colour_clusters(k, seed)
+            groups = self._colour_clusters(k, seed)[idx]
         else:
             raise PolychromifyError(f"unknown balance mode {mode!r}: use none, categories or clusters")
         _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
