@@ -101,10 +101,13 @@ def test_sweep_and_study_end_to_end(tmp_path, imagenet_file):
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     few = next(name for name in configs if name.endswith("photos"))
     assert configs[few]["train_photos"] == int(few[10:-6]) == manifest["photos"]["train"] // 4
-    assert configs["mnv2-unet-balanced"]["balance"] == "categories"
+    assert (
+        configs["mnv2-unet-balanced"]["balance"] == "categories" and configs["mnv2-unet-seed1"]["seed"] == 1
+    )
     assert configs["mnv2-unet-scratch"]["model_args"] == {"freeze": 0}
     pairs = readme.split("## The seed's future work")[1].split("## Hyper")[0]
     for item, rows in {
+        "Another seed": ("mnv2-unet", "mnv2-unet-seed1"),
         "Balance categories": ("mnv2-unet", "mnv2-unet-balanced"),
         "Larger dataset": (few, "mnv2-unet"),
         "Pretrained encoder": ("mnv2-unet-scratch", "mnv2-unet"),

@@ -98,7 +98,13 @@ def compare(
 
 
 KIND_COLUMNS = [("model", "{}"), ("kind", "{}"), ("images", "{}"), ("auc_rebalanced", "{:.2f}")]
-KIND_COLUMNS += [("delta_cf", "{:.1f}"), ("psnr_rgb", "{:.2f}"), ("hue_accuracy", "{:.3f}")]
+KIND_COLUMNS += [
+    ("delta_cf", "{:.1f}"),
+    ("psnr_rgb", "{:.2f}"),
+    ("ssim", "{:.4f}"),
+    ("seed_accuracy", "{:.4f}"),
+]
+KIND_COLUMNS += [("hue_accuracy", "{:.3f}")]
 KIND_COLUMNS += [("hue_warm", "{:.3f}"), ("hue_green", "{:.3f}"), ("hue_blue", "{:.3f}")]
 
 
@@ -172,21 +178,26 @@ def _grid(samples: dict[str, tuple]) -> plt.Figure:
 
 
 def _curves(runs: list[str]) -> plt.Figure:
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for run in runs:
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(12, 3.8))
+    colours = plt.cm.tab20(np.linspace(0, 1, max(len(runs), 2)))  # distinct for up to 20 runs
+    for run, colour in zip(runs, colours, strict=False):
         records = [json.loads(x) for x in (Path(run) / "metrics.jsonl").read_text().splitlines() if x.strip()]
         epochs = [r["epoch"] for r in records]
-        name = Path(run).name
-        line = loss_ax.plot(epochs, [r["train_loss"] for r in records], label=f"{name} train")[0]
-        loss_ax.plot(
-            epochs, [r["val_loss"] for r in records], "--", color=line.get_color(), label=f"{name} val"
+        loss_ax.plot(epochs, [r["train_loss"] for r in records], ".-", color=colour)
+        loss_ax.plot(epochs, [r["val_loss"] for r in records], ".--", color=colour)
+        acc_ax.plot(
+            epochs,
+            [r.get("val_seed_accuracy", np.nan) for r in records],
+            ".-",
+            color=colour,
+            label=Path(run).name,
         )
-        acc_ax.plot(epochs, [r.get("val_seed_accuracy", np.nan) for r in records], label=name)
-    loss_ax.set(xlabel="epoch", ylabel="loss", title="loss (each model's own)")
+    loss_ax.set(
+        xlabel="epoch", ylabel="loss", yscale="log", title="loss, each model's own (solid train, dashed val)"
+    )
     acc_ax.set(xlabel="epoch", ylabel="seed accuracy", title="validation seed accuracy")
-    for ax in (loss_ax, acc_ax):
-        if ax.lines:
-            ax.legend(fontsize=7)
+    if acc_ax.lines:
+        acc_ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
     return fig
 
@@ -195,9 +206,13 @@ def _histograms(preds: dict[str, tuple]) -> plt.Figure:
     names = [n for n in preds if n != "grey"]
     true = next(iter(preds.values()))[2]
     panels = [("ground truth", true)] + [(Path(n).name, preds[n][1]) for n in names]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3), squeeze=False)
+    cols = min(len(panels), 6)
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
     edges = np.linspace(-110, 110, 89)
-    for ax, (title, ab) in zip(axes[0], panels, strict=True):
+    for ax, (title, ab) in zip(axes.flat, panels, strict=False):
         a, b = (ab[:, c].ravel() * AB_SCALE for c in (0, 1))
         h, _, _ = np.histogram2d(b, a, bins=[edges, edges])
         ax.imshow(np.log1p(h), origin="lower", extent=(-110, 110, -110, 110), cmap="magma")

@@ -127,11 +127,13 @@ def study_models(mode: Mode) -> dict[str, tuple[str, dict]]:
 
 def future_work(mode: Mode, encoder_weights: str | Path | None) -> dict[str, dict[str, tuple[dict, dict]]]:
     """The seed's three future-work items as pairs of rows of the pretrained-encoder network (from
-    scratch without `encoder_weights`): item -> {row name: (model arguments, TrainConfig options)}."""
+    scratch without `encoder_weights`), after a pair that differs only in the random seed (the noise
+    floor of the others): item -> {row name: (model arguments, TrainConfig options)}."""
     pretrained = {"encoder_weights": str(encoder_weights)} if encoder_weights else None
     scratch = {"freeze": 0}  # random early layers are not worth freezing
     base_name, base = ("mnv2-unet", pretrained) if pretrained else ("mnv2-unet-scratch", scratch)
     pairs = {
+        "another seed": {base_name: (base, {}), f"{base_name}-seed1": (base, {"seed": 1})},
         "balance categories": {
             base_name: (base, {}),
             f"{base_name}-balanced": (base, {"balance": "categories"}),
@@ -201,9 +203,16 @@ def study(
     results = compare([*map(str, runs.values()), "default"], data, out / "report", whole=True, unseen=unseen)
     report = json.loads((out / "report" / "results.json").read_text())
     sweep_table = sweep(data, out / "sweep", mode.budget, whole=True, reuse={"hp-v3": runs["polychromify"]})
+    log = out / "invocations.json"  # the wall-clock time of every invocation, for the README
+    past = json.loads(log.read_text()) if log.exists() else []
+    atomic_write_text(log, json.dumps([*past, {"minutes": (time.monotonic() - started) / 60}]))
+    folders = {*runs.values(), *(out / "sweep").glob("hp-*")}  # each run once (hp-v3 is polychromify's)
+    trained = sum(
+        float(json.loads((r / "config.json").read_text()).get("train_seconds") or 0) for r in folders
+    )
+    timing = (json.loads(log.read_text()), trained / 60)
     atomic_write_text(
-        out / "README.md",
-        _readme(photos, data, name, mode, results, report, pairs, sweep_table, time.monotonic() - started),
+        out / "README.md", _readme(photos, data, name, mode, results, report, pairs, sweep_table, timing)
     )
     return out
 
@@ -231,21 +240,26 @@ def _machine() -> str:
 PAIR_COLUMNS = [c for c in COLUMNS if c[0] not in ("images_per_s", "psnr_lab", "auc", "cf")]
 
 
-def _readme(photos, data, name, mode, results, report, pairs, sweep_table, seconds) -> str:
-    """The study's README: setting, final results, the future-work pairs, pictures, the sweep."""
+def _readme(photos, data, name, mode, results, report, pairs, sweep_table, timing) -> str:
+    """The study's README: setting, final results, the future-work pairs, pictures, the sweep. timing:
+    (the invocations' minutes, the training minutes of all rows)."""
     manifest = json.loads((Path(data) / "manifest.json").read_text())
     rows = {r["model"]: r for r in report["rows"]}
-    trained = sum(float(r.get("train_seconds") or 0) for k, r in rows.items() if k not in ("grey", "default"))
+    invocations, trained = timing
+    total = sum(x["minutes"] for x in invocations)
+    took = f"{total:.0f} minutes" + (f" in {len(invocations)} invocations" if len(invocations) > 1 else "")
     sections = []
     for item, pair in pairs.items():
         table = markdown_table([rows["grey"], *(rows[label] for label in pair)], PAIR_COLUMNS)
         sections.append(f"### {item.capitalize()}\n\n{table}\n")
         if item == "balance categories" and report["by_kind"]:
-            kinds = [r for r in report["by_kind"] if r["model"] in pair]
-            kinds.sort(key=lambda r: (r["kind"], list(pair).index(r["model"])))
+            order = ["grey", *pair]
+            kinds = [r for r in report["by_kind"] if r["model"] in order]
+            kinds.sort(key=lambda r: (r["kind"], order.index(r["model"])))
             sections.append(
                 "Per kind of photo (test split):\n\n"
                 + markdown_table(kinds, [(k, k, f) for k, f in KIND_COLUMNS])
+                + "\n"
             )
     unseen = ""
     if "unseen" in report:
@@ -263,8 +277,8 @@ def _readme(photos, data, name, mode, results, report, pairs, sweep_table, secon
     return f"""# Polychromify study (`--budget {name}`)
 
 Command: `polychromify {" ".join(sys.argv[1:])}` on {_machine()}.
-This invocation took {seconds / 60:.0f} minutes (training of all rows: {trained / 60:.0f} minutes; a resumed
-study reuses what was trained before).
+It took {took}, of which training all rows {trained:.0f} minutes (a resumed study reuses what was trained
+before).
 Photos: `{photos}`, split per photo by content hash as the seed's 64/16/20 ({photos_per_split}), each
 stretched to {manifest["config"]["size"]}x{manifest["config"]["size"]} as the seed, plus
 {mode.crops_per_image} random crops per photo: samples {samples}. Scores are on the whole test
@@ -289,7 +303,8 @@ within 45 degrees (warm, green, blue: by the truth's hue).
 ## The seed's future work, measured
 
 Each pair: the same network (ImageNet MobileNetV2 encoder + U-Net decoder over ab bins, `mnv2-unet`) and the
-same budget, one thing changed.
+same budget, one thing changed. The first pair changes only the random seed (initialisation of the decoder,
+order of the samples): differences of that size between the rows of the other pairs are noise.
 
 {chr(10).join(sections)}
 ## Hyper-parameter table (the seed's rows v1..v5)
