@@ -129,6 +129,11 @@ def test_sweep_and_study_end_to_end(tmp_path, imagenet_file):
     before = (out / "runs" / "cnn" / "model.safetensors").stat().st_mtime_ns
     assert run_cli(*args, "--encoder-weights", imagenet_file[0]) == 0
     assert (out / "runs" / "cnn" / "model.safetensors").stat().st_mtime_ns == before
+    # a wrong encoder file is one error before any work
+    bad = tmp_path / "bad.pth"
+    bad.write_text("not weights")
+    assert run_cli("study", photo_dir, "--out", tmp_path / "other", "--quick", "--encoder-weights", bad) == 1
+    assert not (tmp_path / "other" / "runs").exists()
     # a study folder of other photos or settings is never overwritten
     assert run_cli("study", photo_dir, "--out", out, "--quick", "--steps-per-epoch", 1, "--size", 24) == 1
     assert (out / "runs" / "cnn" / "model.safetensors").stat().st_mtime_ns == before

@@ -171,8 +171,10 @@ def study(
     mode = replace(mode, budget=budget or mode.budget)
     if crops_per_image is not None:
         mode = replace(mode, crops_per_image=crops_per_image)
-    if encoder_weights is not None and not Path(encoder_weights).is_file():
-        raise PolychromifyError(f"no such encoder weights file: {encoder_weights}")
+    if encoder_weights is not None:  # a wrong file fails now, not after an hour of other rows
+        from polychromify.models.mobilenet import load_imagenet_features
+
+        load_imagenet_features(encoder_weights)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
