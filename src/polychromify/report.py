@@ -59,7 +59,7 @@ def compare(
     """Evaluate `runs` (plus grey) on a dataset split and write the report; returns the Markdown table.
     whole: score the whole photos only (not their random crops). unseen: photo names (as in the dataset's
     manifest) whose rows also go to unseen.md."""
-    from polychromify.data.dataset import LabDataset
+    from polychromify.data.dataset import LabDataset, first_views
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +89,8 @@ def compare(
         (out / "unseen.md").write_text(markdown_table(report["unseen"]) + "\n")
     report["by_kind"] = _by_kind(preds, [str(s.get("category", "")) for s in samples], out)
     (out / "results.json").write_text(json.dumps(report, indent=1))
-    picks = _distinct_photos(samples, grid_rows)
+    views = first_views(samples)  # with random crops, consecutive samples are views of one photo
+    picks = views[np.linspace(0, len(views) - 1, min(grid_rows, len(views))).round().astype(int)]
     samples = {name: tuple(x[picks] for x in preds[name][:3]) for name in names}
     _save(_grid(samples), out / "grid.png")
     _save(_curves([r for r in runs if (Path(r) / "metrics.jsonl").exists()]), out / "curves.png")
@@ -97,15 +98,23 @@ def compare(
     return table
 
 
-KIND_COLUMNS = [("model", "{}"), ("kind", "{}"), ("images", "{}"), ("auc_rebalanced", "{:.2f}")]
-KIND_COLUMNS += [
-    ("delta_cf", "{:.1f}"),
-    ("psnr_rgb", "{:.2f}"),
-    ("ssim", "{:.4f}"),
-    ("seed_accuracy", "{:.4f}"),
+KIND_COLUMNS = [  # (key, header, format): the keys are the headers
+    (k, k, f)
+    for k, f in [
+        ("model", "{}"),
+        ("kind", "{}"),
+        ("images", "{}"),
+        ("auc_rebalanced", "{:.2f}"),
+        ("delta_cf", "{:.1f}"),
+        ("psnr_rgb", "{:.2f}"),
+        ("ssim", "{:.4f}"),
+        ("seed_accuracy", "{:.4f}"),
+        ("hue_accuracy", "{:.3f}"),
+        ("hue_warm", "{:.3f}"),
+        ("hue_green", "{:.3f}"),
+        ("hue_blue", "{:.3f}"),
+    ]
 ]
-KIND_COLUMNS += [("hue_accuracy", "{:.3f}")]
-KIND_COLUMNS += [("hue_warm", "{:.3f}"), ("hue_green", "{:.3f}"), ("hue_blue", "{:.3f}")]
 
 
 def _label(model: str) -> str:
@@ -125,23 +134,11 @@ def _by_kind(preds: dict, kinds: list[str], out: Path) -> list[dict]:
             rows.append({"model": _label(name), "kind": kind, "images": int(pick.sum())})
             rows[-1] |= score_arrays(L[pick], pred[pick], true[pick])
     with open(out / "by_kind.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[k for k, _ in KIND_COLUMNS])
+        writer = csv.DictWriter(f, fieldnames=[k for k, _, _ in KIND_COLUMNS])
         writer.writeheader()
-        writer.writerows({k: r[k] for k, _ in KIND_COLUMNS} for r in rows)
-    lines = ["| " + " | ".join(k for k, _ in KIND_COLUMNS) + " |", "|" + "---|" * len(KIND_COLUMNS)]
-    lines += ["| " + " | ".join(f.format(r[k]) for k, f in KIND_COLUMNS) + " |" for r in rows]
-    (out / "by_kind.md").write_text("\n".join(lines) + "\n")
+        writer.writerows({k: r[k] for k, _, _ in KIND_COLUMNS} for r in rows)
+    (out / "by_kind.md").write_text(markdown_table(rows, KIND_COLUMNS) + "\n")
     return rows
-
-
-def _distinct_photos(samples: list[dict], k: int) -> np.ndarray:
-    """Indices of up to k samples from different photos (the first view of each), spread over the split:
-    with random crops, consecutive samples are views of one photo."""
-    first: dict[str, int] = {}
-    for i, sample in enumerate(samples):
-        first.setdefault(sample["source"], i)
-    idx = np.array(list(first.values()))
-    return idx[np.linspace(0, len(idx) - 1, min(k, len(idx))).round().astype(int)]
 
 
 def markdown_table(rows: list[dict], columns: list[tuple[str, str, str]] = COLUMNS) -> str:

@@ -6,19 +6,16 @@ Both are resumable: a run folder that finished is reused, one that was interrupt
 from __future__ import annotations
 
 import json
-import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
-
 from polychromify.checkpoint import atomic_write_text
 from polychromify.errors import PolychromifyError
 from polychromify.evaluate import evaluate_dataset
 from polychromify.models.autoencoders import HP_TABLE
+from polychromify.precision import machine
 from polychromify.report import COLUMNS, KIND_COLUMNS, compare, markdown_table
 from polychromify.train import STATE, TrainConfig, resume_config, train
 
@@ -206,13 +203,16 @@ def study(
     report = json.loads((out / "report" / "results.json").read_text())
     sweep_table = sweep(data, out / "sweep", mode.budget, whole=True, reuse={"hp-v3": runs["polychromify"]})
     log = out / "invocations.json"  # the wall-clock time of every invocation, for the README
-    past = json.loads(log.read_text()) if log.exists() else []
-    atomic_write_text(log, json.dumps([*past, {"minutes": (time.monotonic() - started) / 60}]))
+    invocations = [
+        *(json.loads(log.read_text()) if log.exists() else []),
+        {"minutes": (time.monotonic() - started) / 60},
+    ]
+    atomic_write_text(log, json.dumps(invocations))
     folders = {*runs.values(), *(out / "sweep").glob("hp-*")}  # each run once (hp-v3 is polychromify's)
     trained = sum(
         float(json.loads((r / "config.json").read_text()).get("train_seconds") or 0) for r in folders
     )
-    timing = (json.loads(log.read_text()), trained / 60)
+    timing = (invocations, trained / 60)
     atomic_write_text(
         out / "README.md", _readme(photos, data, name, mode, results, report, pairs, sweep_table, timing)
     )
@@ -226,17 +226,11 @@ def _default_heldout() -> set[str]:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        cpu = next(x.split(":", 1)[1].strip() for x in info.splitlines() if x.startswith("model name"))
-        cpu += ", native bfloat16" if "avx512_bf16" in info else ", no native bfloat16 (AVX2 class)"
-    except (OSError, StopIteration):
-        pass
-    machine = f"{cpu}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
-    if torch.cuda.is_available():
-        machine += f", {torch.cuda.get_device_name(0)}"
-    return machine
+    """The benchmarks' machine block (`precision.machine`) in words."""
+    m = machine()
+    bf16 = "native bfloat16" if m["native_bf16"] else "no native bfloat16"
+    text = f"{m['cpu']} ({m['cpu_capability']}, {bf16}), {m['cores']} CPU cores, torch {m['torch']}"
+    return text + (f", {m['cuda']}" if m["cuda"] else "")
 
 
 PAIR_COLUMNS = [c for c in COLUMNS if c[0] not in ("images_per_s", "psnr_lab", "auc", "cf")]
@@ -259,9 +253,7 @@ def _readme(photos, data, name, mode, results, report, pairs, sweep_table, timin
             kinds = [r for r in report["by_kind"] if r["model"] in order]
             kinds.sort(key=lambda r: (r["kind"], order.index(r["model"])))
             sections.append(
-                "Per kind of photo (test split):\n\n"
-                + markdown_table(kinds, [(k, k, f) for k, f in KIND_COLUMNS])
-                + "\n"
+                "Per kind of photo (test split):\n\n" + markdown_table(kinds, KIND_COLUMNS) + "\n"
             )
     unseen = ""
     if "unseen" in report:

@@ -25,6 +25,15 @@ def load_manifest(root: str | Path) -> dict:
     return manifest
 
 
+def first_views(samples: list[dict]) -> np.ndarray:
+    """Indices of the first of each photo's samples (by "source"), in order: `prepare` writes the whole
+    photo first and its random crops after it."""
+    first: dict[str, int] = {}
+    for i, sample in enumerate(samples):
+        first.setdefault(sample["source"], i)
+    return np.array(list(first.values()), dtype=np.int64)
+
+
 class LabDataset:
     """One split of a prepared dataset, without loading it into RAM (np.load(mmap_mode='r'))."""
 
@@ -70,10 +79,7 @@ class LabDataset:
 
     def whole_photos(self) -> np.ndarray:
         """Indices of each photo's first sample: the whole photo (its random crops follow it)."""
-        first: dict[str, int] = {}
-        for i, sample in enumerate(self.samples):
-            first.setdefault(sample["source"], i)
-        return np.array(list(first.values()), dtype=np.int64)
+        return first_views(self.samples)
 
     def photo_subset(self, photos: int | None, seed: int = 0) -> np.ndarray:
         """Indices of the samples of `photos` photos drawn at random (seeded), all of them for None."""
