@@ -3,6 +3,7 @@ import json
 import shutil
 import zipfile
 from collections import Counter
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from PIL import Image
 from polychromify.color import rgb_to_lab
 from polychromify.data import prepare as prep
 from polychromify.data.prepare import PrepareConfig, prepare, split_of
+from polychromify.errors import PolychromifyError
 from tests.conftest import SAMPLES, digest, make_photo, run_cli
 from tests.corpus import bad_files, exif_rotated
 
@@ -99,6 +101,45 @@ def test_crops_stay_with_their_photo(photo_dir, tmp_path):
     assert len(where) == 12 and all(len(v) == 1 for v in where.values())
     per_photo = Counter(s["source"] for v in m["samples"].values() for s in v)
     assert set(per_photo.values()) == {4}
+
+
+def test_crop_seed_gives_other_crops_of_the_same_split(photo_dir, tmp_path):
+    cfg = PrepareConfig(size=16, crops_per_image=2, workers=1)
+    a = prepare(photo_dir, tmp_path / "a", cfg, progress=False)
+    assert (
+        run_cli(
+            "prepare",
+            photo_dir,
+            "--out",
+            tmp_path / "b",
+            "--size",
+            16,
+            "--crops-per-image",
+            2,
+            "--workers",
+            1,
+            "--crop-seed",
+            5,
+        )
+        == 0
+    )
+    b = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    photos = {split: sorted({s["source"] for s in v}) for split, v in a["samples"].items()}
+    assert photos == {split: sorted({s["source"] for s in v}) for split, v in b["samples"].items()}
+    pairs = [
+        (x["box"], y["box"])
+        for split in a["samples"]
+        for x, y in zip(a["samples"][split], b["samples"][split], strict=True)
+    ]
+    assert all(x == y for x, y in pairs if x is None)  # the whole photos are the same samples
+    crops = [x != y for x, y in pairs if x is not None]
+    assert len(crops) == 24 and sum(crops) >= 20  # nearly every crop moved (tiny photos allow few boxes)
+    # other crops are other settings; a dataset made before the option keeps its identity (no rebuild)
+    with pytest.raises(PolychromifyError, match="--overwrite"):
+        prepare(photo_dir, tmp_path / "a", replace(cfg, crop_seed=5), progress=False)
+    before = [str(photo_dir.resolve()), asdict(cfg) | {"workers": 0}, prep.list_sources(photo_dir)]
+    del before[1]["crop_seed"]
+    assert a["fingerprint"] == hashlib.sha256(json.dumps(before).encode()).hexdigest()
 
 
 def test_zip_input_matches_folder(photo_dir, tmp_path):

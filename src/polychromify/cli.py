@@ -24,6 +24,7 @@ def cmd_prepare(a: argparse.Namespace) -> int:
         crops_per_image=a.crops_per_image,
         split=parse_split(a.split),
         seed=a.seed,
+        crop_seed=a.crop_seed,
         min_chroma=a.min_chroma,
         workers=a.workers,
         exclude=tuple(a.exclude),
@@ -389,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", default="0.64,0.16,0.20", help="train,val,test fractions (default: 0.64,0.16,0.20)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the crops (default: 0)")
+    p.add_argument(
+        "--crop-seed",
+        type=int,
+        help="seed of the random crops alone (default: --seed): other crops, the same split",
+    )
     p.add_argument(
         "--min-chroma",
         type=float,

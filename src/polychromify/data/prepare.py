@@ -44,6 +44,7 @@ class PrepareConfig:
     crops_per_image: int = 0  # extra random crops per photo, on top of the whole photo
     split: tuple[float, float, float] = (0.64, 0.16, 0.20)
     seed: int = 0
+    crop_seed: int | None = None  # seed of the random crops (None: `seed`): fresh crops, same split
     min_chroma: float = 2.0  # mean CIELAB chroma below this = a grey photo, skipped
     shard_size: int = 4096
     exclude: tuple[str, ...] = ()  # glob patterns of relative file names to leave out
@@ -152,7 +153,7 @@ def _process(job: tuple[str, bool, str, PrepareConfig]) -> dict:
     if min(w, h) < MIN_SIDE:
         return {"rel": rel, "sha": sha, "error": f"too small ({w}x{h} pixels, at least {MIN_SIDE} a side)"}
     boxes: list[tuple[int, int, int, int] | None] = [_main_box(w, h, cfg.resize)]
-    rng = np.random.default_rng(int(sha[:16], 16) ^ cfg.seed)
+    rng = np.random.default_rng(int(sha[:16], 16) ^ (cfg.seed if cfg.crop_seed is None else cfg.crop_seed))
     for _ in range(cfg.crops_per_image):
         side = max(1, int(min(w, h) * rng.uniform(MIN_CROP_SCALE, 0.9)))
         x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
@@ -204,7 +205,10 @@ def is_dataset(path: Path) -> bool:
 
 def fingerprint(src: Path, items: list[tuple[str, int, int]], cfg: PrepareConfig) -> str:
     """Cheap identity of (inputs, settings): names, sizes and mtimes, not contents."""
-    h = hashlib.sha256(json.dumps([str(src.resolve()), asdict(cfg) | {"workers": 0}, items]).encode())
+    settings = asdict(cfg) | {"workers": 0}
+    if cfg.crop_seed is None:  # datasets made before the option keep their identity
+        del settings["crop_seed"]
+    h = hashlib.sha256(json.dumps([str(src.resolve()), settings, items]).encode())
     return h.hexdigest()
 
 
