@@ -6,7 +6,8 @@
   Colorizer runs it;
 - seconds per 12-megapixel grey JPEG end to end as `polychromify colorize` does it (decode, predict,
   upsample, Lab->RGB table, JPEG encode and write), with the time of each stage, median of --repeats;
-  and the colorize stage again with a reference photo's colours (`--reference`), in the same loop;
+  and the colorize stage again without mirror averaging (`--no-mirror`, as `video` runs) and with a
+  reference photo's colours (`--reference`), in the same loop;
 - with --compare, the same for PyTorch fp32 and bf16 and for onnxruntime (`--runtime onnx`, fp32) in the
   same run, in `runs`.
 """
@@ -57,7 +58,9 @@ def make_reference() -> Image.Image:
 def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
     """Network images/s at 256x192 (batch 8) and a 12-MP photo end to end, for one runtime and precision."""
     c = Colorizer(model, precision=precision, runtime=runtime)
-    c.colorize_array(np.zeros((64, 64), np.uint8))  # warm-up, builds the Lab->RGB table
+    once = Colorizer(model, precision=precision, runtime=runtime, mirror=False)
+    for warm in (c, once):
+        warm.colorize_array(np.zeros((64, 64), np.uint8))  # warm-up, builds the Lab->RGB table
     x = torch.zeros(8, 1, 192, 256).contiguous(memory_format=torch.channels_last)
     hints = torch.zeros(8, 3, 192, 256).contiguous(memory_format=torch.channels_last)
     with torch.no_grad(), autocast("cpu", c.precision):
@@ -68,7 +71,7 @@ def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
         synthetic_grey_photo().save(src, quality=90)
         stages: dict[str, list[float]] = {"decode": [], "colorize": [], "encode": []}
         ref = Reference.of(np.asarray(make_reference())) if c.takes_reference else None
-        with_reference = []
+        with_reference, without_mirror = [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
             photo = _read(src)
@@ -79,6 +82,9 @@ def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
             t3 = time.perf_counter()
             for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2), strict=True):
                 stages[k].append(v)
+            t0 = time.perf_counter()
+            once.colorize_array(photo)
+            without_mirror.append(time.perf_counter() - t0)
             if ref is not None:
                 t0 = time.perf_counter()
                 c.colorize_array(photo, reference=ref)
@@ -92,6 +98,7 @@ def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
         "net_images_per_s": round(8 / net, 1),
         "photo_12mp_seconds": round(sum(per_stage.values()), 3),
         "photo_12mp_stages_s": per_stage,
+        "colorize_12mp_without_mirror_s": round(statistics.median(without_mirror), 3),
         "colorize_12mp_with_reference_s": round(statistics.median(with_reference), 3) if ref else None,
     }
 

@@ -154,7 +154,7 @@ def main() -> None:
     from polychromify.inference import Colorizer
     from polychromify.video import colorize_video
 
-    colorizer = Colorizer(a.model, precision=a.precision)
+    colorizer = Colorizer(a.model, precision=a.precision, mirror=False)  # as `polychromify video` runs
     t0 = time.perf_counter()
     build_tables()  # once per process, before any frame: reported apart from the frame rate
     tables_s = time.perf_counter() - t0

@@ -3,6 +3,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from polychromify import colorize
@@ -45,6 +46,24 @@ def test_hint_moves_colour_towards_it(colorizer):
     assert (
         np.linalg.norm(hinted - goal) < np.linalg.norm(plain - goal) - 2 / 128
     )  # at least 2 CIELAB units closer
+
+
+def test_mirror_averaging(colorizer):  # (with hints: test_hint_moves_colour_towards_it)
+    grey = np.asarray(Image.open(SAMPLES / "bw" / "tuxpaint-data--sheep.jpg").convert("L"))[
+        :192, :256
+    ]  # the grid: no resizing
+    once = Colorizer("default", mirror=False)
+    assert colorizer.mirror and not once.mirror
+    # the average of the photo's colours and of the mirror image's colours, mirrored back
+    ab, _ = colorizer.predict_small([grey])
+    plain, _ = once.predict_small([grey])
+    flipped, _ = once.predict_small([grey[:, ::-1].copy()])
+    torch.testing.assert_close(ab, (plain + flipped.flip(-1)) / 2, atol=2e-3, rtol=0)
+    assert (ab - plain).abs().mean() > 1e-3  # ...which is not the photo's alone
+    # so a mirrored photo gets the mirrored colours (the network alone is not symmetric)
+    again, _ = colorizer.predict_small([grey[:, ::-1].copy()])
+    torch.testing.assert_close(again.flip(-1), ab, atol=2e-3, rtol=0)
+    assert (flipped.flip(-1) - plain).abs().mean() > 1e-3
 
 
 def test_python_api_accepts_path_pil_and_array():

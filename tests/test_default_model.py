@@ -37,6 +37,10 @@ def test_default_beats_grey_on_held_out_real_photos(heldout):
     assert ours["delta_cf"] < 0.6 * grey["delta_cf"]  # far less "shy" than grey
     assert ours["psnr_rgb"] > grey["psnr_rgb"]
     assert ours["hue_accuracy"] > 0.6 and min(ours["hue_warm"], ours["hue_green"], ours["hue_blue"]) > 0.4
+    # mirror averaging is on unless asked off (`evaluate --no-mirror`, as `video` runs)
+    once = evaluate_images("default", heldout, max_side=400, mirror=False)
+    assert ours["mirror"] and not once["mirror"] and not grey["mirror"]
+    assert once["psnr_rgb"] != ours["psnr_rgb"] and once["psnr_rgb"] > grey["psnr_rgb"]
 
 
 def test_default_gets_the_samples_hues():

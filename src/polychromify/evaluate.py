@@ -122,6 +122,7 @@ def evaluate_images(
     spread: bool = True,
     reference: str | Path | None = None,
     strength: float = STRENGTH,
+    mirror: bool = True,
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size. `hints`:
@@ -129,9 +130,14 @@ def evaluate_images(
     place), given as `--hint` gives them. spread=False: the hint network alone (no `spread_hints`).
     reference: "own" (each photo's own colours, SIGGRAPH17's global-hint protocol: how far a palette
     steers), "other" (another photo's: how far a foreign palette is taken) or a colour photo whose colours
-    every photo takes, at `strength` (see `Reference`); rows then also carry `_palette_distances`."""
+    every photo takes, at `strength` (see `Reference`); rows then also carry `_palette_distances`.
+    mirror: the Colorizer's mirror averaging (on, as `colorize` runs; off, as `video` runs)."""
     files = tuple(list_images(folder))
-    colorizer = None if str(model) == "grey" else Colorizer(model, device, precision=precision, spread=spread)
+    colorizer = (
+        None
+        if str(model) == "grey"
+        else Colorizer(model, device, precision=precision, spread=spread, mirror=mirror)
+    )
     if hints and colorizer is not None and not colorizer.takes_hints:
         raise PolychromifyError(f"model {model} does not take colour hints")
     fixed = Reference.of(reference, strength) if reference not in (None, "own", "other") else None
@@ -158,6 +164,7 @@ def evaluate_images(
         "model": str(model),
         "images": len(files),
         "hints": hints,
+        "mirror": mirror and colorizer is not None,
         **({"reference": str(reference), "reference_strength": strength} if reference is not None else {}),
         **mean_metrics(rows),
         "images_per_s": len(files) / max(seconds, 1e-9),

@@ -176,7 +176,8 @@ def colorize_video(
     """Colorize `src` into `dst` (`reference`: colours to take, the same for every frame); returns a
     report (frames, timings, flicker with and without smoothing, scene cuts). The output is written as
     DST.partial.EXT and renamed when complete; after Ctrl-C the partial file is closed properly, so it
-    plays up to where it stopped."""
+    plays up to where it stopped. `polychromify video` passes a `Colorizer(..., mirror=False)`: mirror
+    averaging doubles the network's time per frame."""
     src, dst = Path(src), Path(dst)
     check_options(smooth, saturation, every, preset)
     if not src.is_file():
