@@ -77,6 +77,8 @@ def test_upload_hint_download_in_chromium(server, tmp_path):
 
         first = result_pixels()
         assert first.shape[:2] == (size[1], size[0])
+        SHOT.parent.mkdir(parents=True, exist_ok=True)  # the README's docs/web.png (POLYCHROMIFY_SCREENSHOT)
+        page.screenshot(path=str(SHOT), clip={"x": 0, "y": 0, "width": 1280, "height": 600})
         box = page.locator("#after").bounding_box()
         cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
         page.fill("#color", "#ff00ff")
@@ -93,8 +95,6 @@ def test_upload_hint_download_in_chromium(server, tmp_path):
 
         assert np.abs(second[near] - first[near]).mean() > 1  # the result changed at the hint...
         assert distance_to_goal(second) < distance_to_goal(first) - 2 / 128  # ...2+ CIELAB units towards it
-        SHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOT))
 
         # A hint on the sky (the photo's top third) turns the sky, far from the hint too, not a blob.
         orange = "#e07020"
