@@ -71,6 +71,27 @@ def test_compare_writes_every_file_and_row(tiny_dataset, two_runs, tmp_path):
     assert len(set(total.values())) == 1 and float(kinds[0]["hue_accuracy"]) == 0  # grey: no hue
 
 
+def test_evaluate_per_photo_csv_has_a_row_per_model_and_photo_that_make_the_means(two_runs, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        make_photo(i).save(photos / f"p{i}.png")
+    out = tmp_path / "each.csv"
+    assert run_cli("evaluate", two_runs[0], "--images", photos, "--per-photo", out, "--json") == 0
+    means = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert all("photos" not in m for m in means)  # the JSON lines keep only the means
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert [(r["model"], r["photo"]) for r in rows] == [
+        (m, f"p{i}.png") for m in ("grey", str(two_runs[0])) for i in range(3)
+    ]
+    for m in means:
+        mine = [float(r["psnr_rgb"]) for r in rows if r["model"] == m["model"]]
+        assert sum(mine) / 3 == pytest.approx(m["psnr_rgb"])
+    assert float(rows[0]["cf"]) < 0.5 < float(rows[0]["cf_true"])  # grey's own row
+    assert run_cli("evaluate", two_runs[0], "--data", tmp_path, "--per-photo", out) == 1
+    assert "--per-photo needs --images" in capsys.readouterr().err
+
+
 def test_evaluate_needs_one_source(two_runs, capsys):
     assert run_cli("evaluate", *two_runs) == 1
     assert "--images FOLDER or --data DIR" in capsys.readouterr().err

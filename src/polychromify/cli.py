@@ -266,19 +266,34 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.reference and (a.images is None or counts is not None):
         raise PolychromifyError("--reference needs --images FOLDER (and no --hints)")
     device = _device(a.device) if a.images is not None else None
+    if a.per_photo is not None and a.images is None:
+        raise PolychromifyError("--per-photo needs --images FOLDER")
+    per_photo = a.per_photo is not None
     if counts is not None:  # SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth
-        results = [evaluate_images("grey", a.images, device, max_side=256)]
+        results = [evaluate_images("grey", a.images, device, max_side=256, per_photo=per_photo)]
         for run in names[1:]:
             for n in counts:
                 results.append(
                     evaluate_images(
-                        run, a.images, device, 256, a.precision, n, a.seed, a.spread, mirror=a.mirror
+                        run,
+                        a.images,
+                        device,
+                        256,
+                        a.precision,
+                        n,
+                        a.seed,
+                        a.spread,
+                        mirror=a.mirror,
+                        per_photo=per_photo,
                     )
                 )
         print(f"hint sweep plotted -> {plot_hint_sweep(results, a.plot)}", file=sys.stderr)
     elif a.images is not None:
         results = [
-            evaluate_images(run, a.images, device, precision=a.precision, mirror=a.mirror) for run in names
+            evaluate_images(
+                run, a.images, device, precision=a.precision, mirror=a.mirror, per_photo=per_photo
+            )
+            for run in names
         ]
         results += [
             evaluate_images(
@@ -289,11 +304,14 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
                 reference=a.reference,
                 strength=a.reference_strength,
                 mirror=a.mirror,
+                per_photo=per_photo,
             )
             for run in (names[1:] if a.reference else [])
         ]
     else:
         results = [evaluate_dataset(run, a.data, a.split, a.limit, a.precision) for run in names]
+    if per_photo:
+        print(f"each photo's metrics -> {_write_per_photo(results, a.per_photo)}", file=sys.stderr)
     if a.json:
         for r in results:
             print(json.dumps(r))
@@ -330,6 +348,21 @@ def _check_colour_inputs(colorizer, model: str, hints, reference) -> None:
             f"model {model} cannot take colours from a reference photo: that needs a model over ab bins "
             "(the default, mnv2-unet, unet or eccv16) on the torch runtime"
         )
+
+
+def _write_per_photo(results: list[dict], path: Path) -> Path:
+    """One CSV row per model (and hint count or reference) and photo; takes "photos" out of `results`."""
+    import csv
+
+    rows = []
+    for r in results:
+        run = {k: r[k] for k in ("model", "hints", "mirror", "reference") if k in r}
+        rows += [run | photo for photo in r.pop("photos")]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in rows for k in row)))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 def _hint_counts(text: str) -> list[int]:
@@ -483,6 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--plot", type=Path, default=Path("hints.png"), help="the sweep's plot (default: hints.png)"
+    )
+    p.add_argument(
+        "--per-photo",
+        type=Path,
+        metavar="FILE.csv",
+        help="with --images: each photo's metrics, a row per model and photo (grey's too), to this CSV file",
     )
     _add_precision(p)
     p.set_defaults(func=cmd_evaluate)

@@ -123,6 +123,7 @@ def evaluate_images(
     reference: str | Path | None = None,
     strength: float = STRENGTH,
     mirror: bool = True,
+    per_photo: bool = False,
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size. `hints`:
@@ -131,7 +132,8 @@ def evaluate_images(
     reference: "own" (each photo's own colours, SIGGRAPH17's global-hint protocol: how far a palette
     steers), "other" (another photo's: how far a foreign palette is taken) or a colour photo whose colours
     every photo takes, at `strength` (see `Reference`); rows then also carry `_palette_distances`.
-    mirror: the Colorizer's mirror averaging (on, as `colorize` runs; off, as `video` runs)."""
+    mirror: the Colorizer's mirror averaging (on, as `colorize` runs; off, as `video` runs). per_photo: the
+    result also lists each photo's own metrics under "photos"."""
     files = tuple(list_images(folder))
     colorizer = (
         None
@@ -168,7 +170,17 @@ def evaluate_images(
         **({"reference": str(reference), "reference_strength": strength} if reference is not None else {}),
         **mean_metrics(rows),
         "images_per_s": len(files) / max(seconds, 1e-9),
+        **(
+            {"photos": [{"photo": f.name} | _scalars(r) for f, r in zip(files, rows, strict=True)]}
+            if per_photo
+            else {}
+        ),
     }
+
+
+def _scalars(row: dict) -> dict:
+    """A photo's metrics without the hue accuracy's counts (which only mean something summed)."""
+    return {k: v for k, v in row.items() if k != "hue_counts"}
 
 
 # SIGGRAPH17's official sweep (richzhang/colorization-pytorch, resources/psnrs_siggraph.npy): PSNR (dB) of
