@@ -90,6 +90,9 @@ def test_evaluate_per_photo_csv_has_a_row_per_model_and_photo_that_make_the_mean
     assert float(rows[0]["cf"]) < 0.5 < float(rows[0]["cf_true"])  # grey's own row
     assert run_cli("evaluate", two_runs[0], "--data", tmp_path, "--per-photo", out) == 1
     assert "--per-photo needs --images" in capsys.readouterr().err
+    for bad in (tmp_path / "no" / "each.csv", photos):  # checked before the work, one line
+        assert run_cli("evaluate", two_runs[0], "--images", photos, "--per-photo", bad) == 1
+        assert "cannot write" in capsys.readouterr().err
 
 
 def test_evaluate_needs_one_source(two_runs, capsys):

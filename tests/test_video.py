@@ -124,6 +124,13 @@ def test_cli_and_bad_inputs(tmp_path, capsys):
     assert "codec" in capsys.readouterr().err
     assert run_cli("video", tmp_path / "in.mp4", "-o", tmp_path / "e.mp4", "--preset", "warp") == 1
     assert "unknown preset" in capsys.readouterr().err
+    assert (
+        run_cli(
+            "video", tmp_path / "in.mp4", "-o", tmp_path / "e.mp4", "--report", tmp_path / "no" / "r.json"
+        )
+        == 1
+    )
+    assert "cannot write" in capsys.readouterr().err  # said before the film is coloured, not after
     assert not (tmp_path / "e.mp4").exists()
 
 

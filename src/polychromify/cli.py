@@ -163,6 +163,8 @@ def cmd_video(a: argparse.Namespace) -> int:
     from polychromify.video import check_options, colorize_video
 
     check_options(a.smooth, a.saturation, a.every, a.preset)  # before the model loads
+    if a.report:
+        _check_output_file(a.report)
     hints = load_hints(a.hint, None)
     reference = _reference(a.reference, a.reference_strength)
     colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision, a.runtime, mirror=a.mirror)
@@ -269,6 +271,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.per_photo is not None and a.images is None:
         raise PolychromifyError("--per-photo needs --images FOLDER")
     per_photo = a.per_photo is not None
+    for path in ([a.per_photo] if per_photo else []) + ([a.plot] if counts is not None else []):
+        _check_output_file(path)  # before the work, not after it
     if counts is not None:  # SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth
         results = [evaluate_images("grey", a.images, device, max_side=256, per_photo=per_photo)]
         for run in names[1:]:
@@ -348,6 +352,14 @@ def _check_colour_inputs(colorizer, model: str, hints, reference) -> None:
             f"model {model} cannot take colours from a reference photo: that needs a model over ab bins "
             "(the default, mnv2-unet, unet or eccv16) on the torch runtime"
         )
+
+
+def _check_output_file(path: Path) -> None:
+    """One clear line, before any work, for an output file that could not be written."""
+    if path.is_dir():
+        raise PolychromifyError(f"cannot write {path}: it is a folder")
+    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+        raise PolychromifyError(f"cannot write {path}: its folder does not exist or is not writable")
 
 
 def _write_per_photo(results: list[dict], path: Path) -> Path:
