@@ -10,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from polychromify.errors import PolychromifyError
+from polychromify.errors import PolychromifyError, check_output_file
 from polychromify.precision import PRECISIONS
 from polychromify.runtime import keep_freed_memory, share_cores_with_codecs
 
@@ -164,7 +164,7 @@ def cmd_video(a: argparse.Namespace) -> int:
 
     check_options(a.smooth, a.saturation, a.every, a.preset)  # before the model loads
     if a.report:
-        _check_output_file(a.report)
+        check_output_file(a.report)
     hints = load_hints(a.hint, None)
     reference = _reference(a.reference, a.reference_strength)
     colorizer = Colorizer(a.model, _device(a.device), a.input_size, a.precision, a.runtime, mirror=a.mirror)
@@ -272,43 +272,20 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         raise PolychromifyError("--per-photo needs --images FOLDER")
     per_photo = a.per_photo is not None
     for path in ([a.per_photo] if per_photo else []) + ([a.plot] if counts is not None else []):
-        _check_output_file(path)  # before the work, not after it
+        check_output_file(path)  # before the work, not after it
+    opts = {"precision": a.precision, "mirror": a.mirror, "per_photo": per_photo}
     if counts is not None:  # SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth
         results = [evaluate_images("grey", a.images, device, max_side=256, per_photo=per_photo)]
         for run in names[1:]:
             for n in counts:
-                results.append(
-                    evaluate_images(
-                        run,
-                        a.images,
-                        device,
-                        256,
-                        a.precision,
-                        n,
-                        a.seed,
-                        a.spread,
-                        mirror=a.mirror,
-                        per_photo=per_photo,
-                    )
-                )
+                sweep = {"max_side": 256, "hints": n, "seed": a.seed, "spread": a.spread}
+                results.append(evaluate_images(run, a.images, device, **sweep, **opts))
         print(f"hint sweep plotted -> {plot_hint_sweep(results, a.plot)}", file=sys.stderr)
     elif a.images is not None:
-        results = [
-            evaluate_images(
-                run, a.images, device, precision=a.precision, mirror=a.mirror, per_photo=per_photo
-            )
-            for run in names
-        ]
+        results = [evaluate_images(run, a.images, device, **opts) for run in names]
         results += [
             evaluate_images(
-                run,
-                a.images,
-                device,
-                precision=a.precision,
-                reference=a.reference,
-                strength=a.reference_strength,
-                mirror=a.mirror,
-                per_photo=per_photo,
+                run, a.images, device, reference=a.reference, strength=a.reference_strength, **opts
             )
             for run in (names[1:] if a.reference else [])
         ]
@@ -352,14 +329,6 @@ def _check_colour_inputs(colorizer, model: str, hints, reference) -> None:
             f"model {model} cannot take colours from a reference photo: that needs a model over ab bins "
             "(the default, mnv2-unet, unet or eccv16) on the torch runtime"
         )
-
-
-def _check_output_file(path: Path) -> None:
-    """One clear line, before any work, for an output file that could not be written."""
-    if path.is_dir():
-        raise PolychromifyError(f"cannot write {path}: it is a folder")
-    if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
-        raise PolychromifyError(f"cannot write {path}: its folder does not exist or is not writable")
 
 
 def _write_per_photo(results: list[dict], path: Path) -> Path:

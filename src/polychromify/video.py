@@ -27,7 +27,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from polychromify.color import AB_SCALE, grey_ab_to_chroma
-from polychromify.errors import PolychromifyError
+from polychromify.errors import PolychromifyError, check_output_file
 from polychromify.inference import Colorizer, Hint
 from polychromify.reference import Reference
 
@@ -186,8 +186,7 @@ def colorize_video(
         raise PolychromifyError(f"{dst} exists; pass --overwrite to replace it")
     if dst.resolve() == src.resolve():
         raise PolychromifyError("the output would overwrite the input")
-    if not dst.parent.is_dir() or not os.access(dst.parent, os.W_OK):
-        raise PolychromifyError(f"cannot write {dst}: its folder does not exist or is not writable")
+    check_output_file(dst)
     inp = _open_input(src)
     partial = dst.with_name(f"{dst.stem}.partial{dst.suffix}")
     try:
