@@ -187,3 +187,14 @@ def test_colorize_killed_then_skip_existing_finishes_the_folder(tmp_path):
     for i in range(6):
         a, b = (np.asarray(Image.open(d / f"p{i}.png")) for d in (tmp_path / "clean", out))
         assert np.array_equal(a, b)
+
+
+def test_a_reader_that_stops_early_ends_it_quietly():
+    """`polychromify models --json | head -c 10`: exit code 141 and nothing on stderr, not a traceback."""
+    env = os.environ | {"PYTHONPATH": str(REPO / "src")}
+    cmd = [sys.executable, "-m", "polychromify", "models", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err[-2000:]
+    assert err == ""

@@ -795,12 +795,17 @@ def _say_on_stderr() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and exit code 1; Ctrl-C exits 130."""
+    """Entry point: user errors become one line on stderr and exit code 1; Ctrl-C exits 130; a reader that
+    stops early (`... --json | head`) ends it quietly with 141, as for other command-line tools."""
     args = build_parser().parse_args(argv)
     keep_freed_memory()
     _say_on_stderr()
     try:
         code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush into it
+        code = 141
     except PolychromifyError as exc:
         print(f"polychromify: error: {exc}", file=sys.stderr)
         code = 1
