@@ -120,6 +120,14 @@ def test_never_overwrites_inputs_or_loops(tmp_path, capsys):
     assert "inside input folder" in capsys.readouterr().err
 
 
+def test_negative_saturation_is_one_error_before_any_photo(tmp_path, capsys):
+    make_photo(1).save(tmp_path / "p.jpg")
+    for command in ("colorize", "video"):  # the option they share, checked by the parser
+        assert run_cli(command, tmp_path / "p.jpg", "-o", tmp_path / "out", "--saturation", "-1") == 2
+        assert "argument --saturation: must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_glob_and_missing_inputs(tmp_path, capsys):
     shutil.copytree(SAMPLES / "bw", tmp_path / "bw")
     out = tmp_path / "out"

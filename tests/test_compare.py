@@ -95,6 +95,26 @@ def test_evaluate_per_photo_csv_has_a_row_per_model_and_photo_that_make_the_mean
         assert "cannot write" in capsys.readouterr().err
 
 
+def test_evaluate_saturation_scales_the_colours_it_scores(two_runs, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        make_photo(i).save(photos / f"p{i}.png")
+    rows = {}
+    for s in ("0", "1", "2"):
+        assert run_cli("evaluate", two_runs[1], "--images", photos, "--saturation", s, "--json") == 0
+        grey, rows[s] = (json.loads(x) for x in capsys.readouterr().out.splitlines())
+        assert "saturation" not in grey and grey["cf"] < 0.5  # the baseline is never scaled
+    assert rows["0"]["saturation"] == 0 and "saturation" not in rows["1"] and rows["2"]["saturation"] == 2
+    assert rows["0"]["cf"] < 0.5 and rows["0"]["psnr_rgb"] == pytest.approx(grey["psnr_rgb"], abs=0.5)
+    assert rows["2"]["cf"] > 1.5 * rows["1"]["cf"] > 0
+    for bad in ("-0.5", "nan", "lots"):  # refused by the parser, before any model loads
+        assert run_cli("evaluate", two_runs[1], "--images", photos, "--saturation", bad) == 2
+        assert "argument --saturation" in capsys.readouterr().err
+    assert run_cli("evaluate", two_runs[1], "--data", tmp_path, "--saturation", "1.5") == 1
+    assert "--saturation needs --images" in capsys.readouterr().err
+
+
 def test_evaluate_needs_one_source(two_runs, capsys):
     assert run_cli("evaluate", *two_runs) == 1
     assert "--images FOLDER or --data DIR" in capsys.readouterr().err

@@ -273,7 +273,9 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     per_photo = a.per_photo is not None
     for path in ([a.per_photo] if per_photo else []) + ([a.plot] if counts is not None else []):
         check_output_file(path)  # before the work, not after it
-    opts = {"precision": a.precision, "mirror": a.mirror, "per_photo": per_photo}
+    if a.saturation != 1.0 and a.images is None:
+        raise PolychromifyError("--saturation needs --images FOLDER")
+    opts = {"precision": a.precision, "mirror": a.mirror, "per_photo": per_photo, "saturation": a.saturation}
     if counts is not None:  # SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth
         results = [evaluate_images("grey", a.images, device, max_side=256, per_photo=per_photo)]
         for run in names[1:]:
@@ -311,6 +313,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     for r in results:
         cells = "".join(f"{r[k]:>15.3f}" for k in [*keys, "images_per_s"])
         name = r["model"] + (f" +ref {Path(r['reference']).name}" if "reference" in r else "")
+        name += f" x{r['saturation']:g}" if "saturation" in r else ""
         print(f"{name[-28:]:<28}{r.get('hints', 0):>6}" + cells)
     return 0
 
@@ -344,6 +347,17 @@ def _write_per_photo(results: list[dict], path: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def _saturation(text: str) -> float:
+    """--saturation: a number >= 0, refused by the parser (before any model loads) otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
 
 
 def _hint_counts(text: str) -> list[int]:
@@ -494,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="mirror",
         action="store_false",
         help="with --images: no mirror averaging (the network once per photo, as `video` runs it)",
+    )
+    p.add_argument(
+        "--saturation",
+        type=_saturation,
+        default=1.0,
+        help="with --images: the colours scaled as `colorize --saturation` scales them (default: 1)",
     )
     p.add_argument(
         "--plot", type=Path, default=Path("hints.png"), help="the sweep's plot (default: hints.png)"
@@ -717,7 +737,9 @@ def _add_colour_options(p: argparse.ArgumentParser, mirror: bool) -> None:
     p.add_argument(
         "--model", default="default", help="'default' (shipped) or a run folder (default: default)"
     )
-    p.add_argument("--saturation", type=float, default=1.0, help="scale the predicted colours (0 = grey)")
+    p.add_argument(
+        "--saturation", type=_saturation, default=1.0, help="scale the predicted colours (0 = grey)"
+    )
     p.add_argument(
         "--hint",
         action="append",

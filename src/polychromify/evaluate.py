@@ -124,6 +124,7 @@ def evaluate_images(
     strength: float = STRENGTH,
     mirror: bool = True,
     per_photo: bool = False,
+    saturation: float = 1.0,
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size. `hints`:
@@ -133,7 +134,8 @@ def evaluate_images(
     steers), "other" (another photo's: how far a foreign palette is taken) or a colour photo whose colours
     every photo takes, at `strength` (see `Reference`); rows then also carry `_palette_distances`.
     mirror: the Colorizer's mirror averaging (on, as `colorize` runs; off, as `video` runs). per_photo: the
-    result also lists each photo's own metrics under "photos"."""
+    result also lists each photo's own metrics under "photos". saturation: the colours scaled by it, as
+    `colorize --saturation` does (grey stays grey)."""
     files = tuple(list_images(folder))
     colorizer = (
         None
@@ -156,7 +158,7 @@ def evaluate_images(
             L, ab = rgb_to_lab(true)
             pred = lab_to_rgb(L, np.zeros_like(ab))
         else:
-            pred = colorizer.colorize_array(true, given, reference=palette)
+            pred = colorizer.colorize_array(true, given, saturation, reference=palette)
         seconds += time.perf_counter() - t0
         rows.append(image_metrics(pred, true, truth=truth))
         # how near the result's colours are to the reference's, and to its own
@@ -167,6 +169,7 @@ def evaluate_images(
         "images": len(files),
         "hints": hints,
         "mirror": mirror and colorizer is not None,
+        **({"saturation": saturation} if colorizer is not None and saturation != 1.0 else {}),
         **({"reference": str(reference), "reference_strength": strength} if reference is not None else {}),
         **mean_metrics(rows),
         "images_per_s": len(files) / max(seconds, 1e-9),
