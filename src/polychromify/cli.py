@@ -225,7 +225,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_compare(a: argparse.Namespace) -> int:
     from polychromify.report import compare
 
-    table = compare(a.runs, a.data, a.out, a.split, a.limit)
+    table, _ = compare(a.runs, a.data, a.out, a.split, a.limit)
     print(table)
     print(f"report written to {a.out}")
     return 0

@@ -55,8 +55,9 @@ def compare(
     grid_rows: int = 6,
     whole: bool = False,
     unseen: set[str] | None = None,
-) -> str:
-    """Evaluate `runs` (plus grey) on a dataset split and write the report; returns the Markdown table.
+) -> tuple[str, dict]:
+    """Evaluate `runs` (plus grey) on a dataset split and write the report; returns the Markdown table and
+    what results.json holds.
     whole: score the whole photos only (not their random crops). unseen: photo names (as in the dataset's
     manifest) whose rows also go to unseen.md."""
     from polychromify.data.dataset import LabDataset, first_views
@@ -95,7 +96,7 @@ def compare(
     _save(_grid(samples), out / "grid.png")
     _save(_curves([r for r in runs if (Path(r) / "metrics.jsonl").exists()]), out / "curves.png")
     _save(_histograms(preds), out / "ab_histograms.png")
-    return table
+    return table, report
 
 
 KIND_COLUMNS = [  # (key, header, format): the keys are the headers

@@ -199,8 +199,9 @@ def study(
                     "mnv2-unet", data, out / "runs" / label, mode.budget, args, **options
                 )
     unseen = _default_heldout()
-    results = compare([*map(str, runs.values()), "default"], data, out / "report", whole=True, unseen=unseen)
-    report = json.loads((out / "report" / "results.json").read_text())
+    results, report = compare(
+        [*map(str, runs.values()), "default"], data, out / "report", whole=True, unseen=unseen
+    )
     sweep_table = sweep(data, out / "sweep", mode.budget, whole=True, reuse={"hp-v3": runs["polychromify"]})
     log = out / "invocations.json"  # the wall-clock time of every invocation, for the README
     invocations = [
