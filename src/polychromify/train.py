@@ -109,7 +109,10 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        return Trainer(cfg, device, rank, world, resume, overwrite, progress).fit()
+        run = Trainer(cfg, device, rank, world, resume, overwrite, progress).fit()
+        if world > 1:  # every rank done (rank 0 writes last) before any tears the group down
+            dist.barrier()
+        return run
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
