@@ -102,9 +102,14 @@ def test_evaluate_saturation_scales_the_colours_it_scores(two_runs, tmp_path, ca
         make_photo(i).save(photos / f"p{i}.png")
     rows = {}
     for s in ("0", "1", "2"):
-        assert run_cli("evaluate", two_runs[1], "--images", photos, "--saturation", s, "--json") == 0
+        each = tmp_path / f"each-{s}.csv"
+        args = ("--images", photos, "--saturation", s, "--per-photo", each, "--json")
+        assert run_cli("evaluate", two_runs[1], *args) == 0
         grey, rows[s] = (json.loads(x) for x in capsys.readouterr().out.splitlines())
         assert "saturation" not in grey and grey["cf"] < 0.5  # the baseline is never scaled
+        each_rows = csv.DictReader(each.read_text().splitlines())
+        got = [float(r["saturation"]) if r.get("saturation") else None for r in each_rows]
+        assert got == [None, None] + [float(s) if s != "1" else None] * 2  # as in the JSON
     assert rows["0"]["saturation"] == 0 and "saturation" not in rows["1"] and rows["2"]["saturation"] == 2
     assert rows["0"]["cf"] < 0.5 and rows["0"]["psnr_rgb"] == pytest.approx(grey["psnr_rgb"], abs=0.5)
     assert rows["2"]["cf"] > 1.5 * rows["1"]["cf"] > 0

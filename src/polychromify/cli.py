@@ -335,12 +335,13 @@ def _check_colour_inputs(colorizer, model: str, hints, reference) -> None:
 
 
 def _write_per_photo(results: list[dict], path: Path) -> Path:
-    """One CSV row per model (and hint count or reference) and photo; takes "photos" out of `results`."""
+    """One CSV row per model (and hint count, saturation or reference) and photo; takes "photos" out of
+    `results`."""
     import csv
 
     rows = []
     for r in results:
-        run = {k: r[k] for k in ("model", "hints", "mirror", "reference") if k in r}
+        run = {k: r[k] for k in ("model", "hints", "mirror", "saturation", "reference") if k in r}
         rows += [run | photo for photo in r.pop("photos")]
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in rows for k in row)))

@@ -169,9 +169,9 @@ def study(
     if crops_per_image is not None:
         mode = replace(mode, crops_per_image=crops_per_image)
     if encoder_weights is not None:  # a wrong file fails now, not after an hour of other rows
-        from polychromify.models.mobilenet import load_imagenet_features
+        from polychromify.models.mobilenet import MobileNetV2, load_imagenet
 
-        load_imagenet_features(encoder_weights)
+        load_imagenet(MobileNetV2(), encoder_weights)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"

