@@ -8,6 +8,8 @@
   upsample, Lab->RGB table, JPEG encode and write), with the time of each stage, median of --repeats;
   and the colorize stage again without mirror averaging (`--no-mirror`, as `video` runs) and with a
   reference photo's colours (`--reference`), in the same loop;
+- the Python API, `colorize(img)` on the same photo as a 12-MP colour PIL image (greyed inside, a PIL image
+  back), and its time over the command line's end to end (`api_over_cli`);
 - with --compare, the same for PyTorch fp32 and bf16 and for onnxruntime (`--runtime onnx`, fp32) in the
   same run, in `runs`.
 """
@@ -25,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from polychromify.inference import Colorizer, Reference
+from polychromify.inference import Colorizer, Reference, colorize
 from polychromify.photos import _read, _save
 from polychromify.precision import PRECISIONS, autocast, machine
 from polychromify.runtime import keep_freed_memory
@@ -45,6 +47,14 @@ def synthetic_grey_photo(w: int = 4000, h: int = 3000) -> Image.Image:
     coarse = Image.fromarray(rng.integers(0, 256, (6, 8), dtype=np.uint8), "L")
     im = np.asarray(coarse.resize((w, h), Image.Resampling.BICUBIC), dtype=np.int16)
     return Image.fromarray(np.clip(im + rng.integers(-6, 7, (h, w)), 0, 255).astype(np.uint8), "L")
+
+
+def synthetic_colour_photo(w: int = 4000, h: int = 3000) -> Image.Image:
+    """The grey photo's pixels with colours: what a caller of `colorize(img)` hands over (a PIL image)."""
+    grey = np.asarray(synthetic_grey_photo(w, h), dtype=np.float32)
+    tint = np.linspace(0.6, 1.0, w, dtype=np.float32)[None, :]
+    rgb = np.stack([grey, grey * 0.9 + 20, grey * tint], -1)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
 
 
 def make_reference() -> Image.Image:
@@ -90,6 +100,11 @@ def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
                 c.colorize_array(photo, reference=ref)
                 with_reference.append(time.perf_counter() - t0)
     per_stage = {k: round(statistics.median(v), 3) for k, v in stages.items()}
+    api = None
+    if runtime == "torch":  # the Python API on a colour PIL image (greyed inside), as a caller would
+        colour = synthetic_colour_photo()
+        colorize(colour, model, precision=precision)  # loads and keeps the model
+        api = _median_time(lambda: colorize(colour, model, precision=precision), repeats)
     return {
         "runtime": runtime,
         "precision": c.precision,
@@ -100,6 +115,8 @@ def measure(model: str, runtime: str, precision: str, repeats: int) -> dict:
         "photo_12mp_stages_s": per_stage,
         "colorize_12mp_without_mirror_s": round(statistics.median(without_mirror), 3),
         "colorize_12mp_with_reference_s": round(statistics.median(with_reference), 3) if ref else None,
+        "api_colour_12mp_s": round(api, 3) if api else None,  # colorize(PIL image) -> PIL image
+        "api_over_cli": round(api / sum(per_stage.values()), 2) if api else None,
     }
 
 

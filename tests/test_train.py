@@ -3,6 +3,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,7 +168,9 @@ def test_overwrite_refuses_foreign_folders(tiny_dataset, tmp_path):
 
 
 def test_ddp_two_processes_match_one_process(tiny_dataset, tmp_path):
-    single = train(cfg(tiny_dataset, tmp_path / "single", batch_size=8), progress=False)
+    # fp32 on both sides: the test compares numbers (bf16's rounding differs between one batch of 8 and two
+    # ranks' batches of 4); that ranks agree on auto's arithmetic is test_ranks_train_in_rank0s_arithmetic
+    single = train(cfg(tiny_dataset, tmp_path / "single", batch_size=8, precision="fp32"), progress=False)
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     cmd = [
         torchrun,
@@ -194,6 +197,8 @@ def test_ddp_two_processes_match_one_process(tiny_dataset, tmp_path):
         "--device",
         "cpu",
         "--tensorboard",
+        "--precision",
+        "fp32",
     ]
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
@@ -206,6 +211,28 @@ def test_ddp_two_processes_match_one_process(tiny_dataset, tmp_path):
     a, b = weights(single), weights(tmp_path / "ddp")
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+
+
+def _rank_choice(rank: int, store: str, out: str) -> None:
+    import torch.distributed as dist
+
+    from polychromify.precision import Choice, from_rank0
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    # as if rank 1 ran on a CPU without native bf16: it resolves otherwise, and follows rank 0
+    mine = Choice("bf16", "this CPU has native bf16") if rank == 0 else Choice("fp32", "no native bf16")
+    Path(out, f"rank{rank}.json").write_text(json.dumps(from_rank0(mine).__dict__))
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_ranks_train_in_rank0s_arithmetic(tmp_path):
+    from polychromify.precision import Choice, from_rank0
+
+    assert from_rank0(Choice("fp32", "x")) == Choice("fp32", "x")  # no process group: its own
+    torch.multiprocessing.spawn(_rank_choice, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=2)
+    said = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert said[0] == said[1] == {"precision": "bf16", "reason": "this CPU has native bf16", "warning": None}
 
 
 def test_dataset_batch_gathers_in_order_and_flips(tiny_dataset):

@@ -28,6 +28,7 @@ from polychromify.models.registry import ColorModel, fold_batch_norm
 from polychromify.precision import Choice, autocast, check_precision, resolve
 from polychromify.reference import STRENGTH as REFERENCE_STRENGTH
 from polychromify.reference import Reference
+from polychromify.runtime import keep_freed_memory
 from polychromify.spread import spread_hints
 
 ASSETS = Path(__file__).parent / "assets"
@@ -128,6 +129,9 @@ class Colorizer:
         colours the mirror image (in the same batch) and the two results are averaged: better colours
         (README, "Mirror averaging") for twice the network's time; `polychromify video` turns it off."""
         check_precision(precision)
+        # As the command line does: freed buffers stay in the process for the next photo instead of being
+        # unmapped and page-faulted in again (a 12-MP photo 2x faster; the process keeps its peak memory).
+        keep_freed_memory()
         if runtime not in RUNTIMES:
             raise PolychromifyError(f"unknown runtime {runtime!r}: use {' or '.join(RUNTIMES)}")
         self.device = torch.device(device if runtime == "torch" else "cpu")
@@ -275,15 +279,16 @@ def _hint_tensor(hints: Sequence[Hint], w: int, h: int, gw: int, gh: int) -> tor
     return t
 
 
-def to_rgb_array(image: str | Path | Image.Image | np.ndarray) -> np.ndarray:
-    """A path, PIL image or array -> (H,W,3) uint8 sRGB, EXIF-rotated."""
+def to_rgb_array(image: str | Path | Image.Image | np.ndarray, keep_grey: bool = False) -> np.ndarray:
+    """A path, PIL image or array -> (H,W,3) uint8 sRGB, EXIF-rotated; keep_grey: a grey one as (H,W)
+    (colorizing needs only its grey levels: a 12-MP grey photo is not spread over three channels first)."""
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim not in (2, 3):
             raise PolychromifyError("arrays must be uint8 (H,W) or (H,W,3)")
-        return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+        return image if image.ndim == 3 or keep_grey else np.repeat(image[..., None], 3, axis=2)
     if isinstance(image, Image.Image):
-        return np.asarray(_to_srgb(image))
-    return np.asarray(open_image(image))
+        return np.asarray(_to_srgb(image, keep_grey))
+    return np.asarray(open_image(image, keep_grey=keep_grey))
 
 
 def colorize(
@@ -309,7 +314,7 @@ def colorize(
         colorizer = Colorizer(model, device, precision=precision, runtime=runtime)
     else:
         colorizer = _kept_colorizer(str(model), str(device), precision, runtime, _weights_stamp(model))
-    out = colorizer.colorize_array(to_rgb_array(image), parsed, saturation, reference)
+    out = colorizer.colorize_array(to_rgb_array(image, keep_grey=True), parsed, saturation, reference)
     return Image.fromarray(out, "RGB")
 
 

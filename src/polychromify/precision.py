@@ -1,17 +1,15 @@
 """The networks' arithmetic, one definition for training, colorize, video, evaluate and the web server:
 fp32 (the reference), bf16 autocast (bfloat16 matmuls and convolutions, fp32 weights), or auto.
 
-auto = bf16 only where the device computes it natively *and* it is measured faster for the model at
-hand; fp32 otherwise. Without native bf16 units (an AVX2-only CPU) bf16 is emulated and about 10x slower
-than fp32, so that CPU never gets it unless asked, and then with a warning that says what was measured.
-Even with native units a model may be slower in bf16 (MobileNetV2's depthwise convolutions): `choose`
-times one forward pass of the model in both before it picks bf16.
+auto is a rule, never a timing, so the same machine, model and command always get the same arithmetic (and
+the same photo the same colours): bf16 where the device computes it natively and the model's family gains
+from it (`ColorModel.bf16_pays`), fp32 everywhere else. Without native bf16 units (an AVX2-only CPU) bf16 is
+emulated and about 10x slower than fp32. Under torchrun rank 0's choice is every rank's (`from_rank0`).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -84,9 +82,14 @@ class Choice:
         return f"precision: {self.precision} ({self.reason})"
 
 
+# What `--precision bf16` costs where bf16 is emulated: bench/train.py on a 2-core AMD EPYC with AVX2 only
+# (docs/bench-avx2-summary.json, README "Benchmarks"): 8-15x slower than fp32 for every model.
+EMULATED_SLOWDOWN = "8-15x"
+
+
 def choose(requested: str, device: torch.device, model: torch.nn.Module | None = None) -> Choice:
-    """Resolve `requested` (auto, fp32 or bf16) on `device`. With auto and native bf16, `model` (if given)
-    is timed in both (`time_forward`) and bf16 kept only if it is faster."""
+    """Resolve `requested` (auto, fp32 or bf16) on `device` by rule: auto is bf16 where the device has
+    native bf16 and `model` (if given) is of a family that runs faster in it, fp32 otherwise."""
     check_precision(requested)
     native, why = native_bf16(device)
     if requested == "fp32":
@@ -94,22 +97,18 @@ def choose(requested: str, device: torch.device, model: torch.nn.Module | None =
     if requested == "bf16":
         if native:
             return Choice("bf16", f"asked for; {why}")
-        slower = bf16_slowdown(device)
         return Choice(
             "bf16",
             f"asked for; {why}",
-            f"{why}: bf16 is emulated here, measured {slower:.1f}x slower than fp32 on a convolution; "
-            "--precision auto (the default) picks fp32",
+            f"{why}: bf16 is emulated here, {EMULATED_SLOWDOWN} slower than fp32 (measured on an AVX2-only "
+            "CPU); --precision auto (the default) picks fp32",
         )
     if not native:
         return Choice("fp32", why)
-    if model is None:
-        return Choice("bf16", why)
-    times = time_forward(model, device)
-    speedup = times["fp32"] / times["bf16"]
-    if speedup > 1.05:
-        return Choice("bf16", f"{why}; this model measured {speedup:.1f}x faster in bf16")
-    return Choice("fp32", f"{why}, but this model measured no faster in bf16")
+    if model is not None and not getattr(model, "bf16_pays", True):
+        name = getattr(model, "arch", {}).get("name", type(model).__name__)
+        return Choice("fp32", f"{why}, but {name} runs slower in bf16")
+    return Choice("bf16", why)
 
 
 def resolve(
@@ -129,52 +128,16 @@ def resolve(
 _announced: set[str] = set()
 
 
-def time_forward(model: torch.nn.Module, device: torch.device, size: int = 128) -> dict[str, float]:
-    """Seconds of one forward pass of `model` (a ColorModel, in eval mode) on a (1,C,size,size) input in
-    each arithmetic."""
-    import torch
+def from_rank0(choice: Choice) -> Choice:
+    """Under torch.distributed, rank 0's choice on every rank (ranks on other machines may differ), so that
+    all of them train in one arithmetic; `choice` itself elsewhere."""
+    import torch.distributed as dist
 
-    x = torch.zeros(1, 1, size, size, device=device)
-    x = model.make_input(x, None, model.takes_hints).contiguous(memory_format=torch.channels_last)
-    training = model.training
-    model.eval()  # so that batch norm's running statistics stay as they are
-    try:
-        return _best_times(lambda: model(x), device)
-    finally:
-        model.train(training)
-
-
-@cache
-def bf16_slowdown(device: torch.device) -> float:
-    """bf16 time over fp32 time of a small convolution layer (3x3, 64 channels, 64x64, batch 2), in the
-    channels-last layout polychromify runs (plain layout and matmuls are slower still: ~100x here)."""
-    import torch
-
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device, memory_format=torch.channels_last)
-    x = torch.randn(2, 64, 64, 64, device=device).contiguous(memory_format=torch.channels_last)
-    times = _best_times(lambda: conv(x), device)
-    return times["bf16"] / times["fp32"]
-
-
-def _best_times(fn, device: torch.device) -> dict[str, float]:
-    """Seconds of `fn()` under each arithmetic, without gradients: the best of two after a warm-up."""
-    import torch
-
-    times = {}
-    with torch.no_grad():
-        for precision in ARITHMETIC:
-            runs = []
-            for _ in range(3):
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                t0 = time.perf_counter()
-                with autocast(device.type, precision):
-                    fn()
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                runs.append(time.perf_counter() - t0)
-            times[precision] = min(runs[1:])
-    return times
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return choice
+    box = [choice]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def machine() -> dict:

@@ -28,7 +28,7 @@ from polychromify.data.dataset import LabDataset
 from polychromify.errors import PolychromifyError
 from polychromify.losses import compute_loss
 from polychromify.models.registry import BUILD_ONLY_ARGS, ColorModel, create_model
-from polychromify.precision import autocast, check_precision, resolve
+from polychromify.precision import autocast, check_precision, from_rank0, resolve
 
 STATE = "train_state.pt"
 METRICS = "metrics.jsonl"
@@ -147,7 +147,8 @@ class Trainer:
         if rank == 0:  # only once the model and data are known to be good
             _claim_run_dir(self.run, resume, overwrite)
         self.model = self.model.to(memory_format=torch.channels_last)
-        self.precision = resolve(cfg.precision, device, self.model, announce=rank == 0).precision
+        # every rank trains in rank 0's arithmetic (a rank on another kind of machine would resolve otherwise)
+        self.precision = from_rank0(resolve(cfg.precision, device, self.model, announce=rank == 0)).precision
         self.opt = make_optimizer(self.model, cfg.lr, device)
         self.base_lrs = [g["lr"] for g in self.opt.param_groups]
         self.pool = self.train_set.photo_subset(cfg.train_photos, cfg.seed)  # the samples trained on
