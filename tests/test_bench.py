@@ -107,3 +107,4 @@ def test_inference_benchmark_times_a_reference_too():
     out = bench("inference.py", "--repeats", "1")
     assert out["photo_12mp_seconds"] > out["photo_12mp_stages_s"]["colorize"] > 0
     assert out["colorize_12mp_with_reference_s"] > 0 and out["machine"]["cpu_capability"]
+    assert out["api_colour_12mp_s"] > 0 and out["api_over_cli"] > 0
