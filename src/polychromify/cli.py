@@ -98,6 +98,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             patience=a.patience,
             rebalance=a.rebalance_lambda,
             hint_p=a.hint_p,
+            degrade=a.degrade,
             balance=a.balance,
             train_photos=a.train_photos,
             steps_per_epoch=a.steps_per_epoch,
@@ -275,6 +276,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         check_output_file(path)  # before the work, not after it
     if a.saturation != 1.0 and a.images is None:
         raise PolychromifyError("--saturation needs --images FOLDER")
+    if a.degrade and (a.images is None or counts is not None or a.reference):
+        raise PolychromifyError("--degrade needs --images FOLDER (and no --hints or --reference)")
     opts = {"precision": a.precision, "mirror": a.mirror, "per_photo": per_photo, "saturation": a.saturation}
     if counts is not None:  # SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth
         results = [evaluate_images("grey", a.images, device, max_side=256, per_photo=per_photo)]
@@ -285,6 +288,11 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         print(f"hint sweep plotted -> {plot_hint_sweep(results, a.plot)}", file=sys.stderr)
     elif a.images is not None:
         results = [evaluate_images(run, a.images, device, **opts) for run in names]
+        if a.degrade:  # the same runs on damaged inputs, each with its change from the clean input
+            for clean in list(results):
+                damaged = evaluate_images(clean["model"], a.images, device, degrade=a.degrade, **opts)
+                change = {k: v - clean[k] for k, v in damaged.items() if isinstance(v, float) and k in clean}
+                results.append(damaged | {"change": change})
         results += [
             evaluate_images(
                 run, a.images, device, reference=a.reference, strength=a.reference_strength, **opts
@@ -308,12 +316,14 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         "hue_warm",
         "hue_green",
         "hue_blue",
+        *(["speckle", "grey_coloured"] if a.degrade else []),
     ]
     print(f"{'model':<28}{'hints':>6}" + "".join(f"{k:>15}" for k in [*keys, "images_per_s"]))
     for r in results:
         cells = "".join(f"{r[k]:>15.3f}" for k in [*keys, "images_per_s"])
         name = r["model"] + (f" +ref {Path(r['reference']).name}" if "reference" in r else "")
         name += f" x{r['saturation']:g}" if "saturation" in r else ""
+        name += f" ({r['degrade']})" if "degrade" in r else ""
         print(f"{name[-28:]:<28}{r.get('hints', 0):>6}" + cells)
     return 0
 
@@ -341,7 +351,7 @@ def _write_per_photo(results: list[dict], path: Path) -> Path:
 
     rows = []
     for r in results:
-        run = {k: r[k] for k in ("model", "hints", "mirror", "saturation", "reference") if k in r}
+        run = {k: r[k] for k in ("model", "hints", "mirror", "saturation", "reference", "degrade") if k in r}
         rows += [run | photo for photo in r.pop("photos")]
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in rows for k in row)))
@@ -358,6 +368,14 @@ def _saturation(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    """--degrade: a share from 0 to 1, refused by the parser otherwise."""
+    value = _saturation(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
     return value
 
 
@@ -524,6 +542,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE.csv",
         help="with --images: each photo's metrics, a row per model and photo (grey's too), to this CSV file",
+    )
+    p.add_argument(
+        "--degrade",
+        choices=("mild", "medium", "strong"),
+        help="with --images: also score each photo damaged like an old print (blur, grain, fading, "
+        "scratches, JPEG; the same damage for the same file name), each metric with its change from clean",
     )
     _add_precision(p)
     p.set_defaults(func=cmd_evaluate)
@@ -694,6 +718,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.125,
         help="hint models: hints per sample are geometric with this p = P(no hint) (default: 1/8)",
+    )
+    p.add_argument(
+        "--degrade",
+        type=_share,
+        default=0.0,
+        metavar="P",
+        help="this share of the training samples gets an old print's damage (blur, grain, fading, scratches, "
+        "JPEG...) on the network's input, at a random severity; the target stays clean (default: 0)",
     )
     p.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch (default: one pass)")
     p.add_argument(

@@ -14,7 +14,9 @@ import torch
 from skimage.metrics import structural_similarity
 
 from polychromify import metrics
-from polychromify.color import bin_prior, lab_to_rgb, rgb_to_lab
+from polychromify.color import bin_prior, lab_to_rgb, rgb_to_lab, to_grey
+from polychromify.data.degrade import LEVELS, photo_rng
+from polychromify.data.degrade import degrade as damage
 from polychromify.data.images import EXTENSIONS, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer
@@ -54,7 +56,9 @@ def image_metrics(
         "cf": cf_p,
         "cf_true": truth.cf,
         "delta_cf": abs(cf_p - truth.cf),
+        "speckle": metrics.speckle(p),
         "hue_counts": metrics.hue_counts(p, t),
+        "neutral_counts": metrics.neutral_counts(p, t),
     }
 
 
@@ -75,9 +79,13 @@ class Truth:
 
 def mean_metrics(rows: list[dict]) -> dict[str, float]:
     """Mean of each per-image metric, and the hue accuracy over all the images' pixels."""
-    keys = dict.fromkeys(k for r in rows for k in r if k != "hue_counts")  # some only where they apply
+    keys = dict.fromkeys(
+        k for r in rows for k in r if not k.endswith("_counts")
+    )  # some only where they apply
     means = {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
-    return means | metrics.hue_accuracy([r["hue_counts"] for r in rows])
+    coloured, neutral = (sum(r["neutral_counts"][i] for r in rows) for i in (0, 1))
+    grey = {"grey_coloured": coloured / neutral if neutral else float("nan")}
+    return means | metrics.hue_accuracy([r["hue_counts"] for r in rows]) | grey
 
 
 def _palette_distances(pred: np.ndarray, truth: Truth, ref: Reference, bins: torch.Tensor) -> dict:
@@ -125,6 +133,7 @@ def evaluate_images(
     mirror: bool = True,
     per_photo: bool = False,
     saturation: float = 1.0,
+    degrade: str | None = None,
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size. `hints`:
@@ -135,7 +144,9 @@ def evaluate_images(
     every photo takes, at `strength` (see `Reference`); rows then also carry `_palette_distances`.
     mirror: the Colorizer's mirror averaging (on, as `colorize` runs; off, as `video` runs). per_photo: the
     result also lists each photo's own metrics under "photos". saturation: the colours scaled by it, as
-    `colorize --saturation` does (grey stays grey)."""
+    `colorize --saturation` does (grey stays grey). degrade: "mild", "medium" or "strong": each photo's grey
+    is damaged like an old print (`data.degrade`, the same damage for the same file name) before it is
+    colorized; the result, with the damaged lightness, is scored against the clean original."""
     files = tuple(list_images(folder))
     colorizer = (
         None
@@ -153,12 +164,15 @@ def evaluate_images(
         if reference in ("own", "other"):  # "other": the colours of the photo a third of the set further on
             source = images[(i + len(images) // 3) % len(images)] if reference == "other" else true
             palette = Reference.of(source, strength) if metrics.colourfulness(source) > 0 else None
+        given_photo = true
+        if degrade is not None:
+            given_photo = damage(to_grey(true), photo_rng(files[i].name, degrade), LEVELS[degrade])
         t0 = time.perf_counter()
         if colorizer is None:
-            L, ab = rgb_to_lab(true)
+            L, ab = rgb_to_lab(given_photo if given_photo.ndim == 3 else np.stack([given_photo] * 3, -1))
             pred = lab_to_rgb(L, np.zeros_like(ab))
         else:
-            pred = colorizer.colorize_array(true, given, saturation, reference=palette)
+            pred = colorizer.colorize_array(given_photo, given, saturation, reference=palette)
         seconds += time.perf_counter() - t0
         rows.append(image_metrics(pred, true, truth=truth))
         # how near the result's colours are to the reference's, and to its own
@@ -169,6 +183,7 @@ def evaluate_images(
         "images": len(files),
         "hints": hints,
         "mirror": mirror and colorizer is not None,
+        **({"degrade": degrade} if degrade is not None else {}),
         **({"saturation": saturation} if colorizer is not None and saturation != 1.0 else {}),
         **({"reference": str(reference), "reference_strength": strength} if reference is not None else {}),
         **mean_metrics(rows),
@@ -182,8 +197,8 @@ def evaluate_images(
 
 
 def _scalars(row: dict) -> dict:
-    """A photo's metrics without the hue accuracy's counts (which only mean something summed)."""
-    return {k: v for k, v in row.items() if k != "hue_counts"}
+    """A photo's metrics without the counts (which only mean something summed)."""
+    return {k: v for k, v in row.items() if not k.endswith("_counts")}
 
 
 # SIGGRAPH17's official sweep (richzhang/colorization-pytorch, resources/psnrs_siggraph.npy): PSNR (dB) of

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from polychromify.color import AB_SCALE
 
@@ -105,3 +106,24 @@ def hue_accuracy(counts: list[dict[str, tuple[int, int]]]) -> dict[str, float]:
         hits, total = (sum(c[key][i] for c in counts) for i in (0, 1))
         out["hue_accuracy" if key == "all" else f"hue_{key}"] = hits / total if total else float("nan")
     return out
+
+
+def neutral_counts(
+    pred: torch.Tensor, true: torch.Tensor, max_true: float = 5.0, min_pred: float = 15.0
+) -> tuple[int, int]:
+    """The truth's near-grey pixels (CIELAB chroma < `max_true`: metal, stone, snow, overcast sky) that the
+    prediction colours clearly (chroma > `min_pred`), and all of them; ab (N,2,H,W) in [-1,1]. A pink or
+    purple cast on such pixels is the most visible error on real photographs."""
+    cp, ct = (torch.linalg.vector_norm(x.float() * AB_SCALE, dim=1) for x in (pred, true))
+    neutral = ct < max_true
+    return int((neutral & (cp > min_pred)).sum()), int(neutral.sum())
+
+
+def speckle(ab: torch.Tensor, cutoff: float = 1 / 160) -> float:
+    """Colour speckle: the RMS, in CIELAB units, of ab (1,2,H,W) in [-1,1] above a spatial cut-off (what a
+    Gaussian blur of sigma = `cutoff` x the longer side removes: 4 px at 640 px). Predicted colours are
+    smooth by nature; grain or scratches that turn into colour show up here."""
+    a = ab[0].double().numpy() * AB_SCALE
+    sigma = cutoff * max(a.shape[-2:])
+    smooth = np.stack([ndimage.gaussian_filter(c, sigma) for c in a])
+    return float(np.sqrt(((a - smooth) ** 2).sum(0).mean()))

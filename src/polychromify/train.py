@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from polychromify import checkpoint, metrics
 from polychromify.data.dataset import LabDataset
+from polychromify.data.degrade import degrade_batch
 from polychromify.errors import PolychromifyError
 from polychromify.losses import compute_loss
 from polychromify.models.registry import BUILD_ONLY_ARGS, ColorModel, create_model
@@ -54,6 +55,7 @@ class TrainConfig:
     train_photos: int | None = None  # train on the samples of this many of the training photos (seeded)
     rebalance: float = 0.5  # lambda of the class rebalancing (bin models): 0.5 as Zhang et al., 1 = none
     hint_p: float = 0.125  # hint models: geometric number of hints per sample; P(no hint) = hint_p
+    degrade: float = 0.0  # share of training inputs given an old print's damage (data/degrade.py)
     steps_per_epoch: int | None = None  # cap (None = one pass over the data)
     val_batches: int | None = None  # cap on validation batches (None = whole split)
     keep: str = "best"  # model.safetensors: the best epoch by validation loss, or "last" (after a schedule)
@@ -67,6 +69,8 @@ class TrainConfig:
             raise PolychromifyError(f"unknown keep {self.keep!r}: use best or last")
         if self.schedule not in ("constant", "cosine"):
             raise PolychromifyError(f"unknown schedule {self.schedule!r}: use constant or cosine")
+        if not 0 <= self.degrade <= 1:
+            raise PolychromifyError(f"--degrade is a share from 0 to 1, not {self.degrade:g}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise PolychromifyError("--epochs and --batch-size must be >= 1 and --lr > 0")
 
@@ -215,6 +219,8 @@ class Trainer:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             flip = (torch.rand(len(idx), generator=gen) < 0.5).numpy() if cfg.flip else None
             L, ab = self.train_set.batch(idx, flip)
+            if cfg.degrade:  # the input only: the network learns the clean colours of a damaged print
+                L = degrade_batch(L, np.random.default_rng([cfg.seed, self.epoch, step]), cfg.degrade)
             hints = self._hints(ab, gen)
             factor = lr_factor(cfg.schedule, (self.epoch + step / steps) / cfg.epochs)
             for group, base in zip(self.opt.param_groups, self.base_lrs, strict=True):

@@ -1,0 +1,88 @@
+"""Old-print damage (data/degrade.py): deterministic, stronger with severity, on the input only; evaluate
+--degrade and the two metrics it is judged by (colour speckle, near-grey pixels coloured)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from polychromify import metrics
+from polychromify.color import to_grey
+from polychromify.data.degrade import LEVELS, degrade, degrade_batch, photo_rng
+from tests.conftest import REPO, run_cli
+
+
+@pytest.fixture(scope="module")
+def grey() -> np.ndarray:
+    with Image.open(sorted((REPO / "tests" / "data" / "heldout").glob("*.jpg"))[0]) as im:
+        return to_grey(np.asarray(im.convert("RGB").resize((160, 120))))
+
+
+def test_the_same_name_gets_the_same_damage_and_severity_makes_it_worse(grey):
+    a, b = (degrade(grey, photo_rng("p.jpg", "medium"), LEVELS["medium"]) for _ in range(2))
+    assert a.shape == grey.shape and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert not np.array_equal(a, degrade(grey, photo_rng("q.jpg", "medium"), LEVELS["medium"]))
+    change = {
+        s: np.mean(
+            [
+                np.abs(degrade(grey, np.random.default_rng(i), s) - grey.astype(float)).mean()
+                for i in range(12)
+            ]
+        )
+        for s in (0.0, 0.35, 1.0)
+    }
+    assert change[0.0] < change[0.35] < change[1.0]
+
+
+def test_degrade_batch_touches_only_its_share_of_the_inputs():
+    L = torch.rand(8, 1, 32, 32) * 2 - 1
+    assert torch.equal(degrade_batch(L, np.random.default_rng(0), 0.0), L)
+    every = degrade_batch(L, np.random.default_rng(0), 1.0)
+    assert every.shape == L.shape and all(not torch.equal(every[i], L[i]) for i in range(8))
+    half = degrade_batch(L, np.random.default_rng(1), 0.5)
+    kept = [torch.equal(half[i], L[i]) for i in range(8)]
+    assert 0 < sum(kept) < 8  # the others exactly as they were
+    assert half.min() >= -1 and half.max() <= 1
+
+
+def test_train_degrade_runs_and_is_recorded(tiny_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ("--model", "cnn", "--data", tiny_dataset, "--out", run, "--epochs", 1, "--steps-per-epoch", 1)
+    assert run_cli("train", *args, "--batch-size", 4, "--degrade", 0.5) == 0
+    assert json.loads((run / "config.json").read_text())["train"]["degrade"] == 0.5
+    assert run_cli("train", *args, "--degrade", 1.5) == 2  # refused by the parser
+    assert "argument --degrade" in capsys.readouterr().err
+
+
+def test_metrics_for_speckle_and_coloured_greys():
+    smooth = torch.zeros(1, 2, 320, 320)  # the cut-off: sigma 2 px at this size
+    smooth[0, 0] = torch.linspace(-0.3, 0.3, 320)
+    noisy = smooth + 0.1 * (torch.arange(320) % 2).float()  # one-pixel stripes of colour
+    assert metrics.speckle(smooth) < 0.1 < 3 < metrics.speckle(noisy)
+    truth = torch.zeros(1, 2, 4, 4)  # all near grey
+    truth[..., 0, :] = 0.5  # except the top row
+    pred = torch.zeros(1, 2, 4, 4)
+    pred[..., 1, :2] = 0.2  # two grey pixels coloured at chroma 0.2 * 128 = 25.6
+    pred[..., 2, :1] = 0.05  # one tinted at 6.4: not "clearly"
+    assert metrics.neutral_counts(pred, truth) == (2, 12)
+
+
+def test_evaluate_degrade_reports_the_change_from_clean(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for p in sorted((REPO / "tests" / "data" / "heldout").glob("*.jpg"))[:2]:
+        with Image.open(p) as im:
+            im.convert("RGB").resize((128, 96)).save(photos / p.name)
+    assert run_cli("evaluate", "grey", "--images", photos, "--degrade", "strong", "--json") == 0
+    clean, damaged = (json.loads(x) for x in capsys.readouterr().out.splitlines())
+    assert "degrade" not in clean and damaged["degrade"] == "strong"
+    assert damaged["psnr_rgb"] < clean["psnr_rgb"]  # the lightness itself is damaged
+    assert damaged["change"]["psnr_rgb"] == pytest.approx(damaged["psnr_rgb"] - clean["psnr_rgb"])
+    assert {"speckle", "grey_coloured"} <= set(clean) and clean["grey_coloured"] == 0
+    assert run_cli("evaluate", "grey", "--images", photos, "--degrade", "awful") == 2
+    assert run_cli("evaluate", "grey", "--data", photos, "--degrade", "mild") == 1
+    assert "--degrade needs --images" in capsys.readouterr().err
