@@ -79,9 +79,8 @@ class Truth:
 
 def mean_metrics(rows: list[dict]) -> dict[str, float]:
     """Mean of each per-image metric, and the hue accuracy over all the images' pixels."""
-    keys = dict.fromkeys(
-        k for r in rows for k in r if not k.endswith("_counts")
-    )  # some only where they apply
+    # every key some row has (not all rows have all); counts are summed below, not averaged
+    keys = dict.fromkeys(k for r in rows for k in r if not k.endswith("_counts"))
     means = {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
     coloured, neutral = (sum(r["neutral_counts"][i] for r in rows) for i in (0, 1))
     grey = {"grey_coloured": coloured / neutral if neutral else float("nan")}
