@@ -6,8 +6,12 @@
 # encoder weights go (default /tmp/polychromify-default, outside the repo). 10% of the photos (by content
 # hash) are validation; the four samples/ photos are left out of training.
 # Then ship it:  bash scripts/train_default.sh ship   (float16 copies into src/polychromify/assets/)
+# DEGRADE=P: that share of the training inputs gets an old print's damage (`train --degrade`; 0 = none).
+# Both stages train in fp32, as the default was first trained, whatever the CPU (auto would take bf16 where
+# it is native).
 set -euo pipefail
 BIN=${BIN:-$PWD/.venv/bin}
+DEGRADE=${DEGRADE:-0}
 CORPUS=${1:-../shared/data/corpus}
 WORK=${2:-/tmp/polychromify-default}
 ASSETS=src/polychromify/assets
@@ -47,7 +51,8 @@ train() {  # train RUN ARGS...: a fresh run, or --resume of an unfinished one, o
     if [[ -f "$run/train_state.pt" ]]; then
         "$BIN/polychromify" train --resume "$run"
     else
-        "$BIN/polychromify" train --data "$WORK/data" --out "$run" --overwrite "$@"
+        "$BIN/polychromify" train --data "$WORK/data" --out "$run" --overwrite --precision fp32 \
+            --degrade "$DEGRADE" "$@"
     fi
 }
 
