@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -86,3 +87,19 @@ def test_evaluate_degrade_reports_the_change_from_clean(tmp_path, capsys):
     assert run_cli("evaluate", "grey", "--images", photos, "--degrade", "awful") == 2
     assert run_cli("evaluate", "grey", "--data", photos, "--degrade", "mild") == 1
     assert "--degrade needs --images" in capsys.readouterr().err
+
+
+def test_compare_degrade_adds_two_columns(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    args = ("--model", "cnn", "--data", tiny_dataset, "--out", run, "--epochs", 1, "--steps-per-epoch", 1)
+    assert run_cli("train", *args, "--batch-size", 4) == 0
+    out = tmp_path / "report"
+    assert run_cli("compare", run, "--data", tiny_dataset, "--out", out, "--degrade", "strong") == 0
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert [r["model"] for r in rows] == ["grey", "run"]
+    assert float(rows[0]["hue_accuracy_degraded"]) == 0  # grey stays grey, damaged or not
+    assert 0 <= float(rows[1]["hue_accuracy_degraded"]) <= 1 and float(rows[1]["auc_rebalanced_degraded"]) > 0
+    assert "Hue accuracy, strong damage" in (out / "results.md").read_text()
+    plain = tmp_path / "plain"
+    assert run_cli("compare", run, "--data", tiny_dataset, "--out", plain) == 0
+    assert "degraded" not in (plain / "results.csv").read_text()

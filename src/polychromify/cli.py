@@ -226,7 +226,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_compare(a: argparse.Namespace) -> int:
     from polychromify.report import compare
 
-    table, _ = compare(a.runs, a.data, a.out, a.split, a.limit)
+    table, _ = compare(a.runs, a.data, a.out, a.split, a.limit, degrade=a.degrade)
     print(table)
     print(f"report written to {a.out}")
     return 0
@@ -252,7 +252,7 @@ def cmd_study(a: argparse.Namespace) -> int:
     if a.epochs or a.max_minutes or a.steps_per_epoch:
         budget = Budget(epochs=a.epochs or 25, max_minutes=a.max_minutes, steps_per_epoch=a.steps_per_epoch)
     mode = "quick" if a.quick else a.budget
-    out = study(a.photos, a.out, mode, budget, a.size, a.crops_per_image, a.encoder_weights)
+    out = study(a.photos, a.out, mode, budget, a.size, a.crops_per_image, a.encoder_weights, a.degrade)
     print(f"study written to {out / 'README.md'}")
     return 0
 
@@ -369,6 +369,14 @@ def _saturation(text: str) -> float:
     if not value >= 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
     return value
+
+
+def _add_degrade_level(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--degrade",
+        choices=("mild", "medium", "strong"),  # data.degrade.LEVELS (not imported: it loads torch)
+        help=f"old-print damage (blur, grain, fading, scratches, JPEG...) at this level: {what}",
+    )
 
 
 def _share(text: str) -> float:
@@ -543,11 +551,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.csv",
         help="with --images: each photo's metrics, a row per model and photo (grey's too), to this CSV file",
     )
-    p.add_argument(
-        "--degrade",
-        choices=("mild", "medium", "strong"),
-        help="with --images: also score each photo damaged like an old print (blur, grain, fading, "
-        "scratches, JPEG; the same damage for the same file name), each metric with its change from clean",
+    _add_degrade_level(
+        p,
+        "with --images: also score each photo so damaged (the same damage for the same file name), each "
+        "metric with its change from the clean input",
     )
     _add_precision(p)
     p.set_defaults(func=cmd_evaluate)
@@ -563,6 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", type=Path, required=True, help="report folder")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--limit", type=int, help="at most this many samples")
+    _add_degrade_level(p, "two more columns: rebalanced AuC and hue accuracy with every input damaged")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("sweep", help="re-run the seed's hyper-parameter table (rows v1..v5)")
@@ -598,6 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--crops-per-image", type=int, help="random crops per photo (default: 4; 0 with --budget full)"
     )
+    _add_degrade_level(p, "the final table's two more columns (as `compare --degrade`)")
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser(

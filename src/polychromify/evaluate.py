@@ -15,7 +15,7 @@ from skimage.metrics import structural_similarity
 
 from polychromify import metrics
 from polychromify.color import bin_prior, lab_to_rgb, rgb_to_lab, to_grey
-from polychromify.data.degrade import LEVELS, photo_rng
+from polychromify.data.degrade import LEVELS, degrade_batch, photo_rng
 from polychromify.data.degrade import degrade as damage
 from polychromify.data.images import EXTENSIONS, open_image
 from polychromify.errors import PolychromifyError
@@ -273,9 +273,12 @@ def predict_split(
     batch_size: int = 32,
     precision: str = "auto",
     whole: bool = False,
+    degrade: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(L (N,H,W) in [0,100], predicted ab (N,2,H,W), true ab (N,2,H,W), seconds of prediction) of the
-    first `limit` samples, or with `whole` of the whole photos only (no random crops)."""
+    first `limit` samples, or with `whole` of the whole photos only (no random crops). degrade: a LEVELS
+    name: every input damaged like an old print at that level (seeded by the level and the batch), and
+    the damaged L returned."""
     from polychromify.color import L_CENTER, L_RANGE
     from polychromify.data.dataset import LabDataset
     from polychromify.inference import resolve_model
@@ -291,6 +294,9 @@ def predict_split(
     Ls, preds, trues, seconds = [], [], [], 0.0
     for start in range(0, n, batch_size):
         L, ab = ds.batch(idx[start : start + batch_size])
+        if degrade is not None:
+            rng = photo_rng(f"{start}", degrade)
+            L = degrade_batch(L, rng, 1.0, LEVELS[degrade])
         t0 = time.perf_counter()
         with autocast("cpu", arithmetic):
             pred = torch.zeros_like(ab) if net is None else net.predict_ab(L).float()

@@ -55,11 +55,13 @@ def compare(
     grid_rows: int = 6,
     whole: bool = False,
     unseen: set[str] | None = None,
+    degrade: str | None = None,
 ) -> tuple[str, dict]:
     """Evaluate `runs` (plus grey) on a dataset split and write the report; returns the Markdown table and
     what results.json holds.
     whole: score the whole photos only (not their random crops). unseen: photo names (as in the dataset's
-    manifest) whose rows also go to unseen.md."""
+    manifest) whose rows also go to unseen.md. degrade: a `data.degrade.LEVELS` name: two more columns,
+    rebalanced AuC and hue accuracy with every input damaged like an old print at that level."""
     from polychromify.data.dataset import LabDataset, first_views
 
     out = Path(out)
@@ -70,13 +72,24 @@ def compare(
     idx = (ds.whole_photos() if whole else np.arange(len(ds)))[: len(preds["grey"][0])]
     samples = [ds.samples[i] for i in idx]  # in the order of the predictions
     rows = [score_predictions(name, *preds[name]) for name in names]
+    columns = list(COLUMNS)
+    if degrade is not None:  # the same runs on damaged inputs: what an old print does to each
+        for name, r in zip(names, rows, strict=True):
+            damaged = score_predictions(
+                name, *predict_split(name, data, split, limit, whole=whole, degrade=degrade)
+            )
+            r |= {f"{k}_degraded": damaged[k] for k in ("auc_rebalanced", "hue_accuracy")}
+        columns[-1:-1] = [
+            ("auc_rebalanced_degraded", f"Rebalanced AuC, {degrade} damage", "{:.2f}"),
+            ("hue_accuracy_degraded", f"Hue accuracy, {degrade} damage", "{:.3f}"),
+        ]
     for r in rows:
         r["model"] = _label(r["model"])
     with open(out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[k for k, _, _ in COLUMNS])
+        writer = csv.DictWriter(f, fieldnames=[k for k, _, _ in columns])
         writer.writeheader()
-        writer.writerows({k: r.get(k) for k, _, _ in COLUMNS} for r in rows)
-    table = markdown_table(rows)
+        writer.writerows({k: r.get(k) for k, _, _ in columns} for r in rows)
+    table = markdown_table(rows, columns)
     (out / "results.md").write_text(table + "\n")
     report = {"rows": rows}
     pick = np.array([s["source"] in (unseen or ()) for s in samples])

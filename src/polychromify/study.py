@@ -153,9 +153,11 @@ def study(
     size: int = 128,
     crops_per_image: int | None = None,
     encoder_weights: str | Path | None = None,
+    degrade: str | None = None,
 ) -> Path:
     """The whole study: prepare, train every model and the future-work pairs, compare (with the shipped
-    default), sweep; writes STUDY/README.md. `budget`/`crops_per_image` override the mode's."""
+    default), sweep; writes STUDY/README.md. `budget`/`crops_per_image` override the mode's; `degrade`: the
+    final table's columns on old-print damage (`compare`)."""
     from polychromify.data.dataset import LabDataset
     from polychromify.data.prepare import PrepareConfig, prepare
 
@@ -200,7 +202,12 @@ def study(
                 )
     unseen = _default_heldout()
     results, report = compare(
-        [*map(str, runs.values()), "default"], data, out / "report", whole=True, unseen=unseen
+        [*map(str, runs.values()), "default"],
+        data,
+        out / "report",
+        whole=True,
+        unseen=unseen,
+        degrade=degrade,
     )
     sweep_table = sweep(data, out / "sweep", mode.budget, whole=True, reuse={"hp-v3": runs["polychromify"]})
     log = out / "invocations.json"  # the wall-clock time of every invocation, for the README

@@ -104,14 +104,17 @@ def _halftone(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (1 - mix) * x + mix * ndimage.gaussian_filter(dots, period / 2.5)
 
 
-def degrade_batch(L: torch.Tensor, rng: np.random.Generator, share: float) -> torch.Tensor:
+def degrade_batch(
+    L: torch.Tensor, rng: np.random.Generator, share: float, severity: float | None = None
+) -> torch.Tensor:
     """Network input L (N,1,S,S) in [-1,1] -> a copy in which each sample, with probability `share`, is
-    damaged (`degrade`) at a random severity; the others are left exactly as they were."""
+    damaged (`degrade`) at `severity` (None: a random one each); the others are left exactly as they were."""
     out = L.clone()
     levels = torch.from_numpy(normalize_l(grey_lightness()))  # grey level -> network input
     for i in np.flatnonzero(rng.random(len(L)) < share):
         grey = (grey_srgb(L[i : i + 1])[0, 0] * 255).round().to(torch.uint8).numpy()
-        out[i, 0] = levels[torch.from_numpy(degrade(grey, rng, rng.random()).astype(np.int64))]
+        damaged = degrade(grey, rng, rng.random() if severity is None else severity)
+        out[i, 0] = levels[torch.from_numpy(damaged.astype(np.int64))]
     return out
 
 
