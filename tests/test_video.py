@@ -74,9 +74,15 @@ def test_round_trip_keeps_frames_rate_size_audio(tmp_path, colorizer):
 
 def test_smoothing_reduces_flicker(tmp_path, colorizer):
     make_clip(tmp_path / "grain.mp4", grain=10.0, audio=False)
-    report = colorize_video(tmp_path / "grain.mp4", tmp_path / "s.mp4", colorizer, smooth=0.8, progress=False)
+    src, dst = tmp_path / "grain.mp4", tmp_path / "s.mp4"
+    report = colorize_video(src, dst, colorizer, smooth=0.8, motion=False, progress=False)
     assert report["cuts"] == []
     assert report["flicker"] < 0.7 * report["flicker_unsmoothed"]
+    # the motion-compensated default smooths only where the flow passes its checks: on this featureless
+    # 64x48 clip, grain at full strength on the network's grid, about half of it does (real clips:
+    # tests/test_stabilise.py and bench/video.py)
+    report = colorize_video(src, dst, colorizer, smooth=0.8, progress=False, overwrite=True)
+    assert report["cuts"] == [] and report["flicker"] < 0.85 * report["flicker_unsmoothed"]
     plain = colorize_video(tmp_path / "grain.mp4", tmp_path / "p.mp4", colorizer, smooth=0.0, progress=False)
     assert plain["flicker"] == pytest.approx(plain["flicker_unsmoothed"])
 

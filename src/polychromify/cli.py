@@ -161,9 +161,10 @@ def cmd_video(a: argparse.Namespace) -> int:
     share_cores_with_codecs()  # before torch loads
     from polychromify.inference import Colorizer
     from polychromify.photos import load_hints
-    from polychromify.video import check_options, colorize_video
+    from polychromify.video import check_input, check_options, colorize_video
 
     check_options(a.smooth, a.saturation, a.every, a.preset)  # before the model loads
+    check_input(a.input)
     if a.report:
         check_output_file(a.report)
     hints = load_hints(a.hint, None)
@@ -185,6 +186,8 @@ def cmd_video(a: argparse.Namespace) -> int:
             a.overwrite,
             every=a.every,
             reference=reference,
+            motion=a.motion,
+            metrics=a.report is not None,
         )
     except KeyboardInterrupt:
         partial = a.out.with_name(f"{a.out.stem}.partial{a.out.suffix}")
@@ -620,8 +623,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--smooth",
         type=float,
-        default=0.7,
-        help="temporal smoothing strength in [0,1): 0 = every frame alone (default: 0.7)",
+        default=0.8,
+        help="temporal stabilisation strength in [0,1): 0 = every frame alone (default: 0.8)",
+    )
+    p.add_argument(
+        "--no-motion",
+        dest="motion",
+        action="store_false",
+        help="smooth without optical flow (the method before 2026-12: colours trail behind what moves)",
     )
     p.add_argument("--codec", default="libx264", help="output video codec (default: libx264)")
     p.add_argument("--crf", type=int, default=18, help="x264/x265 quality, lower is better (default: 18)")
@@ -640,7 +649,12 @@ def build_parser() -> argparse.ArgumentParser:
         "two around them (default: 2; 1 = every frame)",
     )
     p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default: 8)")
-    p.add_argument("--report", type=Path, metavar="FILE.json", help="write frames/s and the flicker figures")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE.json",
+        help="write frames/s and the flicker figures (flicker, warp error, CDC)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_video)
 

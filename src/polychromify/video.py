@@ -2,10 +2,14 @@
 
 Frames go through the same inference path as photos (network at low resolution, ab joined with the
 full-resolution grey). The network runs on every `every`-th frame (default 2) and on the first frame of
-each shot; the frames between blend the colours of the two around them, which halves the network's share
-of the time. Flicker is reduced by smoothing the ab over time, per pixel, with a weight that falls where
-the picture moves; the smoothing restarts at scene cuts so colours never bleed from one shot into the
-next.
+each shot, which halves the network's share of the time. Everything temporal happens on the network's grid
+(~256 px), following the motion (`flow.py`): DIS optical flow between consecutive grey frames gives, per
+pixel, where it was in the previous frame and how far to trust that. The frames between two network frames
+take the two frames' colours carried along the flow (the linear blend where the flow fails), and flicker
+is removed by blending the network's colours toward the previous output frame warped onto the current one,
+by strength x confidence (`Stabiliser`). Nothing crosses a scene cut, and a frame where most of the warp
+fails (a flash, a whip pan) starts afresh. `motion=False` keeps the method before it: a per-pixel moving
+average gated by the change in L (`TemporalSmoother`) and linear blends.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from polychromify.color import AB_SCALE, grey_ab_to_chroma
+from polychromify.color import AB_SCALE, grey_ab_to_chroma, lab_to_rgb
 from polychromify.errors import PolychromifyError, check_output_file
+from polychromify.flow import TemporalScores, Warp, dis_flow, guide, warp_between
 from polychromify.inference import Colorizer, Hint
 from polychromify.reference import Reference
 
@@ -37,6 +42,7 @@ _Y_TO_GREY_LIST = Y_TO_GREY.tolist()  # for Pillow's point(), the fastest table 
 COPYABLE_AUDIO = {".mp4": {"aac", "mp3", "alac", "opus", "ac3"}, ".mov": {"aac", "mp3", "alac", "pcm_s16le"}}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 IMAGE_DEMUXERS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif")
+FLOW_PRESET = "fast"  # DIS on the network's grid: ~1.5 ms for a frame's two flows
 
 
 @dataclass
@@ -86,6 +92,42 @@ class TemporalSmoother:
 
 
 @dataclass
+class Stabiliser:
+    """Motion-compensated temporal filter of ab: the previous output, warped onto the current frame along
+    the flow, pulls the network's ab toward it by strength x confidence, per pixel (confidence 0 where the
+    flow fails its checks: there the network's own colours stay, so nothing trails behind what moves). A
+    recursive filter along motion trajectories. Nothing crosses a cut; a frame whose warp has a mean
+    confidence under `restart` (most of the frame fails the checks: a flash, a whip pan) starts afresh."""
+
+    strength: float = 0.8
+    restart: float = 0.25
+    state: np.ndarray | None = field(default=None, repr=False)  # (h,w,2) float32: the previous output
+    restarts: int = 0
+
+    def __call__(self, ab: torch.Tensor, back: Warp | None, new_shot: bool = False) -> torch.Tensor:
+        """ab (2,h,w) in [-1,1]; `back`: the warp that brings the previous frame onto this one (None for
+        the first frame of a shot) -> the stabilised ab (2,h,w)."""
+        x = _hwc(ab)
+        if new_shot or back is None or self.state is None or self.strength <= 0:
+            self.state = x
+        elif back.trust < self.restart:
+            self.state, self.restarts = x, self.restarts + 1
+        else:
+            pull = (self.strength * back.confidence)[..., None]
+            self.state = x + pull * (back(self.state) - x)
+        return _chw(self.state)
+
+
+def _hwc(ab: torch.Tensor) -> np.ndarray:
+    """(2,h,w) tensor -> (h,w,2) float32 array, as OpenCV takes it."""
+    return np.ascontiguousarray(ab.numpy().transpose(1, 2, 0), dtype=np.float32)
+
+
+def _chw(ab: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(ab.transpose(2, 0, 1)))
+
+
+@dataclass
 class _Decoded:
     """A decoded frame: full-range grey for the network and, for 8-bit 4:2:0 video, its own planes. With
     the planes, the grey is at the chroma planes' half size (2x2 means of the luma): the network sees a
@@ -98,6 +140,10 @@ class _Decoded:
     L: torch.Tensor | None = None  # (1,gh,gw) on the network's grid, once computed
     new_shot: bool = False
     ab: torch.Tensor | None = None  # (2,gh,gw): the network's prediction, on the frames it runs on
+    guide: np.ndarray | None = None  # (gh,gw) uint8: blurred L, what the flow is computed on
+    flows: tuple[np.ndarray, np.ndarray] | None = None  # (gh,gw,2): to the previous frame and from it
+    back: Warp | None = None  # brings the previous frame onto this one (not for a shot's first frame)
+    fill: torch.Tensor | None = None  # (2,gh,gw): the colours between network frames
 
 
 def _decode(vf: av.VideoFrame, index: int = 0) -> _Decoded:
@@ -107,6 +153,42 @@ def _decode(vf: av.VideoFrame, index: int = 0) -> _Decoded:
         half = Image.fromarray(yuv[: vf.height]).reduce(2).point(_Y_TO_GREY_LIST)
         return _Decoded(np.asarray(half), vf.pts, yuv, index)
     return _Decoded(vf.to_ndarray(format="gray"), vf.pts, index=index)
+
+
+def _fill(key: _Decoded, gap: list[_Decoded], after: _Decoded, follow_motion: bool) -> None:
+    """Set `fill` on the frames between two network frames, `key` and `after` (if `after` starts a shot,
+    from `key` alone: never across a cut). Without motion, the linear blend of the two. With it, each
+    network frame's ab carried along the flow, frame to frame, onto every frame between, the two mixed by
+    closeness in time x confidence; where neither warp is trustworthy, the linear blend."""
+    span = after.index - key.index
+    for d in gap:
+        d.fill = key.ab if after.new_shot else torch.lerp(key.ab, after.ab, (d.index - key.index) / span)
+    if not follow_motion:
+        return
+    left = _carry(key.ab, [d.back for d in gap])
+    if after.new_shot:
+        right = [(0.0, np.zeros_like(c)) for _, c in left]
+    else:  # each frame of the gap takes the next one's colours: the warps the other way
+        pairs = zip(gap, [*gap[1:], after], strict=True)
+        ahead = [warp_between(e.flows[1], e.flows[0], d.guide, e.guide) for d, e in pairs]
+        right = _carry(after.ab, ahead[::-1])[::-1]
+    for d, (ab_l, c_l), (ab_r, c_r) in zip(gap, left, right, strict=True):
+        t = (d.index - key.index) / span
+        w_l, w_r = ((1 - t) * c_l)[..., None], (t * c_r)[..., None]
+        total = w_l + w_r
+        warped = np.divide(w_l * ab_l + w_r * ab_r, total, out=np.zeros_like(ab_l), where=total > 0)
+        plain = _hwc(d.fill)
+        d.fill = _chw(plain + np.maximum(c_l, c_r)[..., None] * (warped - plain))
+
+
+def _carry(ab: torch.Tensor, warps: list[Warp]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """ab (2,h,w) carried through a chain of warps: per step, the warped ab (h,w,2) and the confidence
+    (h,w) of the whole chain so far."""
+    x, confidence, out = _hwc(ab), np.ones(ab.shape[1:], np.float32), []
+    for w in warps:
+        x, confidence = w(x), w.confidence * w(confidence)
+        out.append((x, confidence))
+    return out
 
 
 def _colour_frame(d: _Decoded, ab: torch.Tensor, saturation: float, pix_fmt: str) -> av.VideoFrame:
@@ -161,7 +243,7 @@ def colorize_video(
     src: str | Path,
     dst: str | Path,
     colorizer: Colorizer,
-    smooth: float = 0.7,
+    smooth: float = 0.8,
     saturation: float = 1.0,
     hints: Sequence[Hint] = (),
     codec: str = "libx264",
@@ -172,9 +254,13 @@ def colorize_video(
     progress: bool = True,
     every: int = 2,
     reference: Reference | None = None,
+    motion: bool = True,
+    metrics: bool = False,
 ) -> dict:
     """Colorize `src` into `dst` (`reference`: colours to take, the same for every frame); returns a
-    report (frames, timings, flicker with and without smoothing, scene cuts). The output is written as
+    report (frames, timings, flicker with and without smoothing, scene cuts; with `metrics`, the warp error
+    and CDC too, on the network's grid). `motion=False`: the smoothing and the blends between network frames
+    without optical flow (the method before 2026-12, for comparison). The output is written as
     DST.partial.EXT and renamed when complete; after Ctrl-C the partial file is closed properly, so it
     plays up to where it stopped. `polychromify video` passes a `Colorizer(..., mirror=False)`: mirror
     averaging doubles the network's time per frame."""
@@ -209,6 +295,8 @@ def colorize_video(
             progress,
             every,
             reference,
+            motion,
+            metrics,
         )
     except KeyboardInterrupt:  # keep what was done: the partial file is closed properly and plays
         _close(out)
@@ -227,6 +315,13 @@ def colorize_video(
     return report
 
 
+def check_input(src: str | Path) -> None:
+    """One clear error for an input that is not a film, before the model loads (and says its precision)."""
+    if not Path(src).is_file():
+        raise PolychromifyError(f"no such file: {src}")
+    _open_input(Path(src)).close()
+
+
 def _open_input(src: Path) -> av.container.InputContainer:
     try:
         inp = av.open(str(src))
@@ -239,7 +334,21 @@ def _open_input(src: Path) -> av.container.InputContainer:
 
 
 def _run(
-    inp, out, colorizer, smooth, saturation, hints, codec, crf, batch_size, preset, progress, every, reference
+    inp,
+    out,
+    colorizer,
+    smooth,
+    saturation,
+    hints,
+    codec,
+    crf,
+    batch_size,
+    preset,
+    progress,
+    every,
+    reference,
+    motion,
+    metrics,
 ) -> dict:
     vin = inp.streams.video[0]
     vin.thread_type = "AUTO"
@@ -263,27 +372,43 @@ def _run(
         else:
             aout = out.add_stream("aac", rate=ain.rate or 48000)
 
-    smoother, detect = TemporalSmoother(smooth), CutDetector()
+    detect = CutDetector()
+    follow_motion = motion and (smooth > 0 or every > 1)
+    stabilise = Stabiliser(smooth) if motion else None
+    smoother = None if motion else TemporalSmoother(smooth)
+    flow = dis_flow(FLOW_PRESET) if follow_motion else None
     flicker, raw_flicker = _Flicker(), _Flicker()
+    scores, raw_scores = (TemporalScores(), TemporalScores()) if metrics else (None, None)
     cuts: list[int] = []
     buffer: list[_Decoded] = []
     frames = decoded = net_frames = 0
+    flow_s = 0.0
     key: _Decoded | None = None  # the last frame the network ran on
+    seen: _Decoded | None = None  # the last frame whose L is known
     writer = _Writer(out)
     start = time.perf_counter()
 
     def flush(final: bool = False) -> None:
         """Colorize and encode the buffered frames. The network runs on every `every`-th frame and on the
-        first of each shot; a frame between two of them takes the linear blend of their colours (the
-        earlier one's alone if the later one starts a shot). Frames after the last network frame wait for
+        first of each shot; a frame between two of them takes their colours (`_fill`: along the flow,
+        the earlier one's alone if the later one starts a shot), then the stabiliser's (or the old
+        smoother's) output is encoded. Frames after the last network frame wait for
         the next one, unless `final`. Each encoded frame leaves the buffer at once, so after an interruption
         a second call finishes exactly the frames still missing."""
-        nonlocal frames, key, net_frames
+        nonlocal frames, key, net_frames, seen, flow_s
         fresh = [d for d in buffer if d.L is None]
         if fresh:
             small = torch.from_numpy(colorizer.small_lightness([d.grey for d in fresh], (h, w)))
             for d, lum in zip(fresh, small, strict=True):
                 d.L, d.new_shot = lum, detect(lum)
+                if flow is not None:
+                    t0 = time.perf_counter()
+                    d.guide = guide(lum[0].numpy())
+                    if not d.new_shot and seen is not None:
+                        d.flows = flow(d.guide, seen.guide), flow(seen.guide, d.guide)
+                        d.back = warp_between(*d.flows, d.guide, seen.guide)
+                    flow_s += time.perf_counter() - t0
+                seen = d
         last = buffer[-1] if final else None
         run = [d for d in buffer if d.ab is None and (d.index % every == 0 or d.new_shot or d is last)]
         if run:
@@ -301,13 +426,27 @@ def _run(
                     after = next((e for e in buffer[i + 1 :] if e.ab is not None), None)
                     if after is None:
                         break  # it waits for the next network frame
-                    t = (d.index - key.index) / (after.index - key.index)
-                    a = key.ab if after.new_shot else torch.lerp(key.ab, after.ab, t)
-                smoothed, new_shot = smoother(a, d.L, d.new_shot)
+                    if d.fill is None:
+                        t0 = time.perf_counter()
+                        gap = [e for e in buffer if key.index < e.index < after.index]
+                        _fill(key, gap, after, follow_motion)
+                        flow_s += (time.perf_counter() - t0) * follow_motion
+                    a = d.fill
+                new_shot = d.new_shot
+                if stabilise is not None:
+                    t0 = time.perf_counter()
+                    smoothed = stabilise(a, d.back, new_shot)
+                    flow_s += time.perf_counter() - t0
+                else:
+                    smoothed, _ = smoother(a, d.L, new_shot)
                 if new_shot and frames > 0:
                     cuts.append(frames)
                 flicker.add(smoothed, new_shot)
                 raw_flicker.add(a, new_shot)
+                if scores is not None:
+                    L, grey = d.L[0].numpy(), guide(d.L[0].numpy(), blur=0)
+                    for score, x in ((scores, smoothed), (raw_scores, a)):
+                        score.add(lab_to_rgb(L, _hwc(x), np.float32), grey, new_shot)
                 frame = _colour_frame(d, smoothed, saturation, vout.pix_fmt)
                 frame.pts, frame.time_base = d.pts, vin.time_base
                 writer.encode(vout, frame)
@@ -364,10 +503,28 @@ def _run(
         "frames_per_s": round(frames / seconds, 2) if seconds else math.inf,
         "every": every,
         "network_frames": net_frames,
-        "smooth": smoother.strength,
+        "smooth": smooth,
+        "motion": motion,
+        "flow_ms_per_frame": round(1000 * flow_s / frames, 2) if frames else 0.0,
+        "restarts": stabilise.restarts if stabilise is not None else 0,
         "flicker": round(flicker.value, 4),
         "flicker_unsmoothed": round(raw_flicker.value, 4),
+        **(_scores(scores, raw_scores) if scores is not None else {}),
         "cuts": cuts,
+    }
+
+
+def _scores(scores: TemporalScores, raw: TemporalScores) -> dict:
+    """The report's warp error and CDC, of the output and of the colours before stabilisation."""
+
+    def rounded(x: float | None, digits: int) -> float | None:
+        return None if x is None else round(x, digits)
+
+    return {
+        "warp_error": rounded(scores.warp_error, 6),
+        "warp_error_unsmoothed": rounded(raw.warp_error, 6),
+        "cdc": rounded(scores.cdc, 6),
+        "cdc_unsmoothed": rounded(raw.cdc, 6),
     }
 
 
