@@ -28,7 +28,7 @@ for photo in photos:
     im = Image.fromarray(to_rgb_array(photo))
     im.thumbnail((640, 640))  # as `evaluate` scores them
     truth = np.asarray(im)
-    damaged = degrade(to_grey(truth), photo_rng(Path(photo).name, level), LEVELS[level])
+    damaged = degrade(to_grey(truth), photo_rng(Path(photo).name), LEVELS[level])
     row = [(f"{level} old-print damage", np.stack([damaged] * 3, -1))]
     row += [(label, c.colorize_array(damaged)) for label, c in colorizers]
     rows.append([*row, ("truth", truth)])

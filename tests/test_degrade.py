@@ -24,9 +24,16 @@ def grey() -> np.ndarray:
 
 
 def test_the_same_name_gets_the_same_damage_and_severity_makes_it_worse(grey):
-    a, b = (degrade(grey, photo_rng("p.jpg", "medium"), LEVELS["medium"]) for _ in range(2))
+    a, b = (degrade(grey, photo_rng("p.jpg"), LEVELS["medium"]) for _ in range(2))
     assert a.shape == grey.shape and a.dtype == np.uint8 and np.array_equal(a, b)
-    assert not np.array_equal(a, degrade(grey, photo_rng("q.jpg", "medium"), LEVELS["medium"]))
+    assert not np.array_equal(a, degrade(grey, photo_rng("q.jpg"), LEVELS["medium"]))
+    # the levels are the same steps, stronger: each photo's damage grows from mild to strong
+    for name in ("p.jpg", "q.jpg", "r.jpg"):
+        levels = [
+            degrade(grey, photo_rng(name), LEVELS[k]).astype(float) for k in ("mild", "medium", "strong")
+        ]
+        change = [np.abs(x - grey).mean() for x in levels]
+        assert change[0] < change[1] < change[2], (name, change)
     change = {
         s: np.mean(
             [

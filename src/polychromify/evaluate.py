@@ -165,7 +165,7 @@ def evaluate_images(
             palette = Reference.of(source, strength) if metrics.colourfulness(source) > 0 else None
         given_photo = true
         if degrade is not None:
-            given_photo = damage(to_grey(true), photo_rng(files[i].name, degrade), LEVELS[degrade])
+            given_photo = damage(to_grey(true), photo_rng(files[i].name), LEVELS[degrade])
         t0 = time.perf_counter()
         if colorizer is None:
             L, ab = rgb_to_lab(given_photo if given_photo.ndim == 3 else np.stack([given_photo] * 3, -1))
@@ -295,7 +295,7 @@ def predict_split(
     for start in range(0, n, batch_size):
         L, ab = ds.batch(idx[start : start + batch_size])
         if degrade is not None:
-            rng = photo_rng(f"{start}", degrade)
+            rng = photo_rng(f"{start}")
             L = degrade_batch(L, rng, 1.0, LEVELS[degrade])
         t0 = time.perf_counter()
         with autocast("cpu", arithmetic):

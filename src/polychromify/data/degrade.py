@@ -9,8 +9,8 @@ noise sigma 1-30, JPEG 30-95), narrowed where an old print is gentler than their
 
 Training uses it on the network's *input* only (`train --degrade P`: that share of the samples, each at a
 random severity; the target stays the clean colour); `evaluate --degrade LEVEL` damages each held-out photo
-at a fixed severity, seeded by its file name. The chain does not restore anything: colorize keeps the
-input's own lightness, grain and scratches included.
+at a fixed severity, seeded by its file name (the same steps at every level, stronger). The chain does not
+restore anything: colorize keeps the input's own lightness, grain and scratches included.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def degrade(grey: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -
         angle = rng.uniform(0, 2 * np.pi)
         rim = 1 - s * rng.uniform(0, 0.5) * (xx**2 + yy**2) / 2
         x *= rim * (1 + s * rng.uniform(-0.2, 0.2) * (np.cos(angle) * xx + np.sin(angle) * yy))
-    if rng.random() < 0.4:
-        x = _scratches_and_dust(x, rng, s)
+    if rng.random() < 0.4:  # (its own generator: how many marks depends on s, the draws after it do not)
+        x = _scratches_and_dust(x, np.random.default_rng(rng.integers(2**63)), s)
     # scanning: halftone dots now and then, resampling down and back, the scanner's own noise
     if rng.random() < 0.1:
         x = _halftone(x, rng)
@@ -118,6 +118,7 @@ def degrade_batch(
     return out
 
 
-def photo_rng(name: str, level: str) -> np.random.Generator:
-    """The generator of one photo's damage at one level: the same file name gives the same damage."""
-    return np.random.default_rng([zlib.crc32(name.encode()), zlib.crc32(level.encode())])
+def photo_rng(name: str) -> np.random.Generator:
+    """The generator of one photo's damage: the same file name draws the same steps at every level, so a
+    stronger level is the same damage, stronger."""
+    return np.random.default_rng(zlib.crc32(name.encode()))
