@@ -30,6 +30,15 @@ def digest(folder: Path, pattern: str = "*") -> str:
     return h.hexdigest()
 
 
+def heldout_copies(folder: Path, n: int, size: tuple[int, int], mode: str = "RGB") -> Path:
+    """The first `n` bundled held-out photos (tests/data/heldout), resized and converted, in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in sorted((REPO / "tests" / "data" / "heldout").glob("*.jpg"))[:n]:
+        with Image.open(p) as im:
+            im.convert(mode).resize(size).save(folder / p.name)
+    return folder
+
+
 @pytest.fixture
 def photo_dir(tmp_path: Path) -> Path:
     """A folder of 12 tiny colourful JPEGs/PNGs in two category subfolders."""

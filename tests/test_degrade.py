@@ -14,7 +14,7 @@ from PIL import Image
 from polychromify import metrics
 from polychromify.color import to_grey
 from polychromify.data.degrade import LEVELS, degrade, degrade_batch, photo_rng
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, heldout_copies, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +80,7 @@ def test_metrics_for_speckle_and_coloured_greys():
 
 
 def test_evaluate_degrade_reports_the_change_from_clean(tmp_path, capsys):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for p in sorted((REPO / "tests" / "data" / "heldout").glob("*.jpg"))[:2]:
-        with Image.open(p) as im:
-            im.convert("RGB").resize((128, 96)).save(photos / p.name)
+    photos = heldout_copies(tmp_path / "photos", 2, (128, 96))
     assert run_cli("evaluate", "grey", "--images", photos, "--degrade", "strong", "--json") == 0
     clean, damaged = (json.loads(x) for x in capsys.readouterr().out.splitlines())
     assert "degrade" not in clean and damaged["degrade"] == "strong"

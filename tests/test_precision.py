@@ -11,12 +11,11 @@ import time
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from polychromify import inference, precision
 from polychromify.errors import PolychromifyError
 from polychromify.models import create_model
-from tests.conftest import REPO, SAMPLES
+from tests.conftest import REPO, SAMPLES, heldout_copies
 
 CPU = torch.device("cpu")
 
@@ -125,11 +124,7 @@ def test_one_line_api_loads_the_model_once_and_again_when_its_weights_change(mon
 
 @pytest.mark.parametrize("asked", ["auto", "bf16"])  # bf16 runs everywhere, emulated (slowly) on AVX2
 def test_two_processes_colour_the_same_photos_byte_for_byte(tmp_path, asked):
-    photos = tmp_path / "in"
-    photos.mkdir()
-    for p in sorted((REPO / "tests" / "data" / "heldout").glob("*.jpg"))[:3]:
-        with Image.open(p) as im:
-            im.convert("L").resize((96, 64)).save(photos / p.name)
+    photos = heldout_copies(tmp_path / "in", 3, (96, 64), "L")
     env = os.environ | {"PYTHONPATH": str(REPO / "src")}
     outs = []
     for run in ("first", "second"):
