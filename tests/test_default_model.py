@@ -49,3 +49,17 @@ def test_default_gets_the_samples_hues():
     ours = evaluate_images("default", SAMPLES / "color", max_side=400)
     assert ours["delta_cf"] < 0.85 * grey["delta_cf"]
     assert ours["hue_blue"] > 0.6
+
+
+def test_old_prints_model_ships_and_holds_its_colours_on_damaged_prints(heldout):
+    """`--model old-prints`: the default's recipe with an old print's damage on 30% of its inputs. On the
+    bundled held-out photos, damaged at the strong level, it keeps more hues than the default."""
+    config = json.loads((ASSETS / "old-prints" / "config.json").read_text())
+    assert config["train"]["degrade"] == 0.3 and (ASSETS / "old-prints" / "MODEL_CARD.md").exists()
+    assert resolve_model("old-prints").takes_hints
+    assert (ASSETS / "old-prints" / "model.safetensors").stat().st_size < 10 * 1024 * 1024
+    damaged = {
+        m: evaluate_images(m, heldout, max_side=256, degrade="strong") for m in ("default", "old-prints")
+    }
+    assert damaged["old-prints"]["hue_accuracy"] > damaged["default"]["hue_accuracy"]
+    assert damaged["old-prints"]["auc_rebalanced"] > damaged["default"]["auc_rebalanced"]
