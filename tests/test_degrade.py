@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 
@@ -12,9 +13,14 @@ import torch
 from PIL import Image
 
 from polychromify import metrics
+from polychromify.cli import build_parser
 from polychromify.color import to_grey
 from polychromify.data.degrade import LEVELS, degrade, degrade_batch, photo_rng
 from tests.conftest import REPO, heldout_copies, run_cli
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +94,11 @@ def test_evaluate_degrade_reports_the_change_from_clean(tmp_path, capsys):
     assert damaged["change"]["psnr_rgb"] == pytest.approx(damaged["psnr_rgb"] - clean["psnr_rgb"])
     assert {"speckle", "grey_coloured"} <= set(clean) and clean["grey_coloured"] == 0
     assert run_cli("evaluate", "grey", "--images", photos, "--degrade", "awful") == 2
+    # the parser's levels (written out there: importing data.degrade would load torch for --help) are these
+    parser = build_parser()
+    for command in ("evaluate", "compare", "study"):
+        option = next(a for a in _subparser(parser, command)._actions if a.dest == "degrade")
+        assert tuple(option.choices) == tuple(LEVELS), command
     assert run_cli("evaluate", "grey", "--data", photos, "--degrade", "mild") == 1
     assert "--degrade needs --images" in capsys.readouterr().err
 

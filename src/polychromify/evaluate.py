@@ -19,7 +19,7 @@ from polychromify.data.degrade import LEVELS, degrade_batch, photo_rng
 from polychromify.data.degrade import degrade as damage
 from polychromify.data.images import EXTENSIONS, open_image
 from polychromify.errors import PolychromifyError
-from polychromify.inference import Colorizer
+from polychromify.inference import Colorizer, to_rgb_array
 from polychromify.precision import autocast, resolve
 from polychromify.reference import STRENGTH, Reference
 
@@ -168,7 +168,7 @@ def evaluate_images(
             given_photo = damage(to_grey(true), photo_rng(files[i].name), LEVELS[degrade])
         t0 = time.perf_counter()
         if colorizer is None:
-            L, ab = rgb_to_lab(given_photo if given_photo.ndim == 3 else np.stack([given_photo] * 3, -1))
+            L, ab = rgb_to_lab(to_rgb_array(given_photo))  # a damaged photo is (H,W) grey
             pred = lab_to_rgb(L, np.zeros_like(ab))
         else:
             pred = colorizer.colorize_array(given_photo, given, saturation, reference=palette)
@@ -277,8 +277,8 @@ def predict_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(L (N,H,W) in [0,100], predicted ab (N,2,H,W), true ab (N,2,H,W), seconds of prediction) of the
     first `limit` samples, or with `whole` of the whole photos only (no random crops). degrade: a LEVELS
-    name: every input damaged like an old print at that level (seeded by the level and the batch), and
-    the damaged L returned."""
+    name: every input damaged like an old print at that level (seeded by the batch: the same steps at
+    every level, stronger), and the damaged L returned."""
     from polychromify.color import L_CENTER, L_RANGE
     from polychromify.data.dataset import LabDataset
     from polychromify.inference import resolve_model
