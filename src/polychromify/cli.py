@@ -206,15 +206,38 @@ def cmd_video(a: argparse.Namespace) -> int:
 def cmd_serve(a: argparse.Namespace) -> int:
     import uvicorn
 
-    from polychromify.web.app import Limits, create_app
+    from polychromify.precision import check_precision
+    from polychromify.web.app import SETTINGS_ENV, Limits
 
     models = {"default": "default"}
     for item in a.model:
-        models[Path(item).name if item != "default" else "default"] = item
-    limits = Limits(max_upload_bytes=a.max_upload_mb * 1024 * 1024, max_pixels=a.max_pixels)
-    app = create_app(models, limits, a.precision)
-    print(f"serving on http://{a.host}:{a.port}  (models: {', '.join(models)})")
-    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+        models[Path(item).name if item != "default" else "default"] = str(item)
+    limits = Limits(
+        max_upload_bytes=a.max_upload_mb * 1024 * 1024,
+        max_pixels=a.max_pixels,
+        max_queue=a.max_queue,
+        body_seconds=a.body_timeout,
+    )
+    if a.workers < 1 or a.max_queue < 0 or a.body_timeout <= 0:
+        raise PolychromifyError("--workers must be 1 or more, --max-queue 0 or more, --body-timeout over 0")
+    threads = max(1, (os.cpu_count() or 1) // a.workers) if a.workers > 1 else None  # cores shared out
+    # each worker is a fresh process that builds the app from these (web.app.app_from_env)
+    settings = {"models": models, "limits": vars(limits), "precision": check_precision(a.precision)}
+    os.environ[SETTINGS_ENV] = json.dumps(settings | {"threads": threads})
+    url = f"http://{a.host}:{a.port}{a.root_path}"
+    print(f"serving on {url}  (models: {', '.join(models)}; workers: {a.workers})")
+    uvicorn.run(
+        "polychromify.web.app:app_from_env",
+        factory=True,
+        host=a.host,
+        port=a.port,
+        workers=a.workers,
+        root_path=a.root_path,
+        forwarded_allow_ips=a.forwarded_allow_ips,
+        timeout_keep_alive=5,  # an idle kept-alive connection is closed after 5 s
+        timeout_graceful_shutdown=10,  # on SIGTERM, requests still running get 10 s
+        log_level="warning",
+    )
     return 0
 
 
@@ -673,6 +696,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=int, default=25, help="largest upload (default: 25 MB)")
     p.add_argument(
         "--max-pixels", type=int, default=40_000_000, help="largest image (default: 40 megapixels)"
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=8,
+        help="requests a worker holds, running or waiting; more get 503 + Retry-After (default: 8)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=60,
+        metavar="SECONDS",
+        help="a request's body must arrive within this, else 408 (default: 60)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each with its own models, limits and share of the cores (default: 1)",
+    )
+    p.add_argument(
+        "--root-path", default="", help="the path prefix a reverse proxy serves this under, e.g. /colorize"
+    )
+    p.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="proxies whose X-Forwarded-For/-Proto to trust, comma-separated or '*' "
+        "(default: $FORWARDED_ALLOW_IPS or 127.0.0.1)",
     )
     _add_precision(p)
     p.set_defaults(func=cmd_serve)

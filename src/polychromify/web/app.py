@@ -4,27 +4,34 @@ POST /api/colorize  multipart: image, hints (JSON [{x,y,color}]), reference (a c
                     to take), reference_strength (0-1), saturation, model, format -> PNG/JPEG
 POST /api/palette   multipart: image, x, y, model -> the colours the model finds likely at that point
 GET  /api/models    the models this server offers
-GET  /health        liveness
-Nothing from the client is ever used as a path; uploads never touch the disk.
+GET  /health        liveness (and which worker process answered)
+Nothing from the client is ever used as a path. Every error is one JSON {"error": ...}: 400 a body that is
+not a form, 408 a body that did not arrive in time, 413 too large, 415 not an image, 422 an invalid field,
+503 busy (with Retry-After); each is declared in the OpenAPI schema, which tests/test_api_fuzz.py checks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile, params
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from polychromify.color import grey_lightness, lab_to_rgb, normalize_l, to_grey
 from polychromify.data.images import ImageError, open_image
@@ -32,16 +39,98 @@ from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
 from polychromify.precision import check_precision
 from polychromify.reference import STRENGTH, Reference
+from polychromify.runtime import keep_freed_memory
 
 STATIC = Path(__file__).parent / "static"
+SETTINGS_ENV = "POLYCHROMIFY_SERVE"  # create_app's arguments as JSON, for app_from_env in each uvicorn worker
+WORKER_HEADER = "X-Polychromify-Worker"  # the pid of the worker process that answered
 
 
 @dataclass
 class Limits:
-    max_upload_bytes: int = 25 * 1024 * 1024
+    """Per worker process: with `serve --workers N` each worker admits its own `max_queue`."""
+
+    max_upload_bytes: int = 25 * 1024 * 1024  # per file; a request's whole body may hold two and the fields
     max_pixels: int = 40_000_000
     max_queue: int = 8  # requests running or waiting; more get 503 + Retry-After
     max_hints: int = 64
+    body_seconds: float = 60.0  # the whole body must arrive within this, else 408 (uvicorn has no such limit)
+
+    @property
+    def max_body_bytes(self) -> int:
+        return 2 * self.max_upload_bytes + 256 * 1024
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    models: list[str]
+    pid: int
+
+
+class ModelInfo(BaseModel):
+    name: str
+    architecture: str
+    hints: bool
+    palette: bool
+    reference: bool
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+
+
+class Palette(BaseModel):
+    colors: list[str]
+
+
+_WHY = {
+    400: "the body is not a readable multipart form",
+    408: "the body did not arrive in time",
+    413: "an upload, the image's pixels or the whole body is over its limit",
+    415: "an upload is not an image",
+    422: "a field is missing or invalid",
+    503: "busy: try again after Retry-After seconds",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+
+
+def _errors(*codes: int) -> dict[int | str, dict]:
+    """OpenAPI entries for the error answers an operation can give, each a JSON ErrorBody."""
+    return {
+        code: {"model": ErrorBody, "description": _WHY[code]}
+        | ({"headers": _RETRY_AFTER} if code == 503 else {})
+        for code in codes
+    }
+
+
+_UPLOAD_ERRORS = _errors(400, 408, 413, 415, 422, 503)
+_IMAGE = {"schema": {"type": "string", "format": "binary"}}
+# what an image part may be; its Content-Type is never trusted, the content is sniffed (other bytes get 415)
+IMAGE_TYPES = "image/jpeg, image/png, image/webp, image/bmp, image/tiff, image/gif, application/octet-stream"
+
+
+def _filled(*names: str) -> params.Depends:
+    """A dependency that refuses an empty value for these form fields with 422. FastAPI reads an empty field
+    as an absent one (what a browser sends for an untouched input) and would quietly take the default, which
+    the schema does not say: schemathesis found format="" answered with a PNG."""
+
+    async def check(request: Request) -> None:
+        form = await request.form()  # already read by FastAPI; this is its cached copy
+        for name in names:
+            if "" in form.getlist(name):
+                raise ApiError(422, f"invalid request: {name} is empty")
+
+    return Depends(check)
+
+
+def _image_parts(*names: str) -> dict:
+    """openapi_extra saying which multipart parts are image files (the schema alone says only 'bytes')."""
+    encoding = {name: {"contentType": IMAGE_TYPES} for name in names}
+    return {"requestBody": {"content": {"multipart/form-data": {"encoding": encoding}}}}
 
 
 class ApiError(Exception):
@@ -78,13 +167,20 @@ def create_app(
     models = models or {"default": "default"}
     limits = limits or Limits()
     check_precision(precision)  # now, not at the first request (models load on first use)
-    app = FastAPI(title="Polychromify", version="1", docs_url="/docs")
+    app = FastAPI(
+        title="Polychromify",
+        version="1",
+        docs_url="/docs",
+        form_limits={"max_files": 2, "max_fields": 8, "max_part_size": 64 * 1024},  # 2 = image + reference
+    )
+    app.add_middleware(_BodyGuard, max_bytes=limits.max_body_bytes, seconds=limits.body_seconds)
+    app.add_middleware(_WorkerHeader)
     loaded: dict[str, Colorizer] = {}
     gate = _Gate(limits.max_queue)
 
     def colorizer(name: str) -> Colorizer:
         if name not in models:
-            raise ApiError(400, f"unknown model {name!r}; available: {', '.join(models)}")
+            raise ApiError(422, f"unknown model {name!r}; available: {', '.join(models)}")
         if name not in loaded:
             loaded[name] = Colorizer(models[name], precision=precision)
         return loaded[name]
@@ -92,6 +188,10 @@ def create_app(
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(HTTPException)  # Starlette's own: 404, 405, an unreadable form, the body limits
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -106,24 +206,18 @@ def create_app(
         return JSONResponse({"error": "internal error"}, status_code=500)
 
     @app.get("/health")
-    def health() -> dict:
-        return {"status": "ok", "models": list(models)}
+    def health() -> Health:
+        return Health(status="ok", models=list(models), pid=os.getpid())
 
     @app.get("/api/models")
-    def list_models() -> dict:
+    def list_models() -> ModelList:
         out = []
         for name in models:
             c = colorizer(name)
-            out.append(
-                {
-                    "name": name,
-                    "architecture": c.model.arch["name"],
-                    "hints": c.takes_hints,
-                    "palette": c.model.kind == "classification",
-                    "reference": c.takes_reference,
-                }
-            )
-        return {"models": out}
+            palette = c.model.kind == "classification"
+            out.append(ModelInfo(name=name, architecture=c.model.arch["name"], hints=c.takes_hints,
+                                 palette=palette, reference=c.takes_reference))  # fmt: skip
+        return ModelList(models=out)
 
     async def admitted(fn, *args):
         gate.enter()
@@ -132,28 +226,28 @@ def create_app(
         finally:
             gate.leave()
 
-    @app.post("/api/colorize")
+    @app.post(
+        "/api/colorize",
+        response_class=Response,
+        responses={200: {"content": {"image/png": _IMAGE, "image/jpeg": _IMAGE}}} | _UPLOAD_ERRORS,
+        openapi_extra=_image_parts("image", "reference"),
+        dependencies=[_filled("hints", "reference_strength", "saturation", "model", "format")],
+    )
     async def colorize(
         image: Annotated[UploadFile, File()],
-        hints: Annotated[str, Form()] = "[]",
+        hints: Annotated[str, Form(description='JSON [{"x": 10, "y": 20, "color": "#RRGGBB"}]')] = "[]",
         reference: Annotated[UploadFile | None, File()] = None,
-        reference_strength: Annotated[float, Form()] = STRENGTH,
-        saturation: Annotated[float, Form()] = 1.0,
+        reference_strength: Annotated[float, Form(ge=0, le=1)] = STRENGTH,
+        saturation: Annotated[float, Form(ge=0, le=4)] = 1.0,
         model: Annotated[str, Form()] = "default",
-        format: Annotated[str, Form()] = "png",
+        format: Annotated[Literal["png", "jpeg"], Form()] = "png",
     ) -> Response:
-        if format not in ("png", "jpeg"):
-            raise ApiError(400, "format must be png or jpeg")
-        if not 0 <= saturation <= 4:
-            raise ApiError(400, "saturation must be between 0 and 4")
         parsed = _parse_hints(hints, limits.max_hints)
         c = colorizer(model)
         if parsed and not c.takes_hints:
-            raise ApiError(400, f"model {model!r} does not take colour hints")
-        if not 0 <= reference_strength <= 1:
-            raise ApiError(400, "reference_strength must be between 0 and 1")
+            raise ApiError(422, f"model {model!r} does not take colour hints")
         if reference is not None and not c.takes_reference:
-            raise ApiError(400, f"model {model!r} cannot take colours from a reference photo")
+            raise ApiError(422, f"model {model!r} cannot take colours from a reference photo")
         rgb = await run_in_threadpool(_decode, await _read_upload(image, limits), limits)
         ref = None
         if reference is not None:
@@ -162,29 +256,102 @@ def create_app(
         body = await admitted(_colorize_bytes, c, rgb, parsed, saturation, format, ref)
         return Response(body, media_type=f"image/{format}")
 
-    @app.post("/api/palette")
+    @app.post(
+        "/api/palette",
+        responses=_UPLOAD_ERRORS,
+        openapi_extra=_image_parts("image"),
+        dependencies=[_filled("x", "y", "model", "k")],
+    )
     async def palette(
         image: Annotated[UploadFile, File()],
-        x: Annotated[float, Form()],
-        y: Annotated[float, Form()],
+        x: Annotated[float, Form(ge=0)],
+        y: Annotated[float, Form(ge=0)],
         model: Annotated[str, Form()] = "default",
-        k: Annotated[int, Form()] = 6,
-    ) -> dict:
+        k: Annotated[int, Form(ge=1, le=12)] = 6,
+    ) -> Palette:
         c = colorizer(model)
         if c.model.kind != "classification":
-            raise ApiError(400, f"model {model!r} cannot suggest colours")
+            raise ApiError(422, f"model {model!r} cannot suggest colours")
         rgb = await run_in_threadpool(_decode, await _read_upload(image, limits), limits)
         h, w = rgb.shape[:2]
-        if not (0 <= x < w and 0 <= y < h):
-            raise ApiError(400, f"point ({x:g},{y:g}) is outside the {w}x{h} image")
-        return {"colors": await admitted(_palette, c, rgb, x, y, max(1, min(k, 12)))}
+        if not (x < w and y < h):
+            raise ApiError(422, f"point ({x:g},{y:g}) is outside the {w}x{h} image")
+        return Palette(colors=await admitted(_palette, c, rgb, x, y, k))
 
-    @app.get("/")
+    @app.get("/", response_class=HTMLResponse)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of `serve`, built in each uvicorn worker process from the settings the command put in
+    $POLYCHROMIFY_SERVE (workers are fresh processes, so each loads its own models and has its own limits)."""
+    settings = json.loads(os.environ[SETTINGS_ENV])
+    keep_freed_memory()  # as `polychromify` does at start (a worker process never ran its main)
+    if settings["threads"]:
+        torch.set_num_threads(settings["threads"])
+    return create_app(settings["models"], Limits(**settings["limits"]), settings["precision"])
+
+
+class _BodyGuard:
+    """413 as soon as a request's body is known to be over `max_bytes` (its Content-Length, or what has
+    arrived), and 408 when it is not complete `seconds` after the request began; both as JSON errors raised
+    while the form is read. uvicorn has neither limit. A client that dribbles its upload a few bytes at a
+    time holds one connection for at most `seconds`; the others go on meanwhile, since bodies are read on
+    the event loop and admission (the 503 gate) begins only once a body is in. (FastAPI's own max_body_size
+    answers in plain text, hence this.)"""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, seconds: float) -> None:
+        self.app, self.max_bytes, self.seconds = app, max_bytes, seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        deadline = asyncio.get_running_loop().time() + self.seconds
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        declared = int(length) if length.isdigit() else 0
+        received, complete = 0, False
+        too_large = HTTPException(413, f"request body larger than {self.max_bytes:,} bytes")
+
+        async def guarded_receive() -> Message:
+            nonlocal received, complete
+            if complete:
+                return await receive()
+            if declared > self.max_bytes:  # refused before a byte of it is read
+                raise too_large
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(408, f"request body not received within {self.seconds:g} s") from None
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise too_large
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, guarded_receive, send)
+
+
+class _WorkerHeader:
+    """Names the worker process in every answer (X-Polychromify-Worker: pid), so a client, a proxy's log or a
+    test can see which of `serve --workers N` answered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pid = str(os.getpid()).encode()
+
+        async def send_named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (WORKER_HEADER.lower().encode(), pid)]
+            await send(message)
+
+        await self.app(scope, receive, send_named)
 
 
 def _locked(lock: threading.Lock, fn, *args):
@@ -197,7 +364,7 @@ async def _read_upload(upload: UploadFile, limits: Limits) -> bytes:
     if len(data) > limits.max_upload_bytes:
         raise ApiError(413, f"upload larger than {limits.max_upload_bytes // (1024 * 1024)} MB")
     if not data:
-        raise ApiError(400, "empty upload")
+        raise ApiError(422, "empty upload")
     return data
 
 
@@ -217,7 +384,7 @@ def _decode(data: bytes, limits: Limits) -> np.ndarray:
         return np.asarray(open_image(data))
     except ImageError as exc:
         raise ApiError(
-            415 if "not an image" in str(exc) or "unsupported" in str(exc) else 400, str(exc)
+            415 if "not an image" in str(exc) or "unsupported" in str(exc) else 422, str(exc)
         ) from None
 
 
@@ -227,15 +394,15 @@ def _parse_hints(text: str, max_hints: int) -> list[Hint]:
         if not isinstance(items, list):
             raise ValueError
         if len(items) > max_hints:
-            raise ApiError(400, f"at most {max_hints} hints")
+            raise ApiError(422, f"at most {max_hints} hints")
         return [parse_hint(f"{h['x']},{h['y']},{h['color']}") for h in items]
     except ApiError:
         raise
     except PolychromifyError as exc:
-        raise ApiError(400, str(exc)) from None
-    except (ValueError, TypeError, KeyError):
+        raise ApiError(422, str(exc)) from None
+    except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: '[' nested thousands deep
         raise ApiError(
-            400, 'hints must be a JSON list like [{"x": 10, "y": 20, "color": "#RRGGBB"}]'
+            422, 'hints must be a JSON list like [{"x": 10, "y": 20, "color": "#RRGGBB"}]'
         ) from None
 
 
@@ -245,7 +412,7 @@ def _reference(data: bytes, limits: Limits, strength: float) -> Reference:
     except ApiError as exc:
         raise ApiError(exc.status, f"reference photo: {exc.message}") from None
     except PolychromifyError as exc:
-        raise ApiError(400, str(exc)) from None
+        raise ApiError(422, str(exc)) from None
 
 
 def _colorize_bytes(
@@ -259,7 +426,7 @@ def _colorize_bytes(
     try:
         out = c.colorize_array(rgb, hints, saturation, reference)
     except PolychromifyError as exc:
-        raise ApiError(400, str(exc)) from None
+        raise ApiError(422, str(exc)) from None
     buf = io.BytesIO()
     Image.fromarray(out).save(
         buf, "PNG" if fmt == "png" else "JPEG", **({"quality": 95} if fmt == "jpeg" else {})

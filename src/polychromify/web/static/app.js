@@ -7,7 +7,7 @@ const state = { file: null, reference: null, width: 0, height: 0, hints: [], res
 function setStatus(text, kind) { $("status").textContent = text; $("status").dataset.state = kind; }
 
 async function loadModels() {
-  const res = await fetch("/api/models");
+  const res = await fetch("api/models");
   const { models } = await res.json();
   $("model").innerHTML = models.map((m) => `<option value="${m.name}">${m.name} (${m.architecture})</option>`).join("");
 }
@@ -39,7 +39,7 @@ async function colorize() {
   setStatus("Colorizing…", "busy");
   $("download").classList.add("disabled");
   try {
-    const res = await fetch("/api/colorize", { method: "POST", body: form });
+    const res = await fetch("api/colorize", { method: "POST", body: form });
     if (seq !== state.seq) return; // a newer request is on its way
     if (!res.ok) { setStatus((await res.json()).error || `error ${res.status}`, "error"); return; }
     const blob = await res.blob();
@@ -94,7 +94,7 @@ async function showPalette(x, y) {
   const form = new FormData();
   form.append("image", state.file); form.append("x", x); form.append("y", y);
   form.append("model", $("model").value || "default");
-  const res = await fetch("/api/palette", { method: "POST", body: form });
+  const res = await fetch("api/palette", { method: "POST", body: form });
   if (!res.ok) { $("palette").innerHTML = ""; return; }
   const { colors } = await res.json();
   $("palette").innerHTML = "";
