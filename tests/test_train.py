@@ -318,3 +318,73 @@ def test_training_on_some_of_the_photos(tiny_dataset, tmp_path):
     assert json.loads((run / "config.json").read_text())["train"]["train_photos"] == 2
     with pytest.raises(PolychromifyError, match="--train-photos must be 1.."):
         train(cfg(tiny_dataset, tmp_path / "many", train_photos=10_000), progress=False)
+
+
+def test_distill_loss_is_zero_for_the_teachers_own_colours_and_pulls_towards_them():
+    from polychromify.losses import distill_loss
+
+    teacher = torch.randn(2, 5, 3, 3)
+    assert distill_loss(teacher, teacher).item() == pytest.approx(0, abs=1e-6)
+    student = torch.zeros_like(teacher, requires_grad=True)
+    start = distill_loss(student, teacher).item()
+    opt = torch.optim.SGD([student], lr=5.0)
+    for _ in range(20):
+        opt.zero_grad()
+        distill_loss(student, teacher).backward()
+        opt.step()
+    assert start > 0.1 and distill_loss(student, teacher).item() < 0.2 * start
+
+
+def test_a_teacher_adds_its_term_and_keeps_a_damaged_print_near_its_clean_colours(tiny_dataset, tmp_path):
+    from polychromify.checkpoint import load_model
+    from polychromify.data.dataset import LabDataset
+    from polychromify.losses import distill_loss
+    from polychromify.models.registry import ColorModel
+
+    teacher = train(cfg(tiny_dataset, tmp_path / "teacher", model="unet", model_args={}), progress=False)
+    L, ab = LabDataset(tiny_dataset, "train").batch(np.arange(4))
+
+    def first_loss(**kw) -> float:  # the same network, the same batch: only the teacher's term differs
+        trainer = Trainer(
+            cfg(tiny_dataset, tmp_path / "s", model="unet", model_args={}, **kw),
+            torch.device("cpu"),
+            0,
+            1,
+            False,
+            True,
+            False,
+        )
+        return trainer.step(L, ab, None, L)
+
+    assert first_loss(teacher=str(teacher), distill=2.0) > first_loss() + 1e-3
+
+    def drift(**kw) -> float:  # after training on damaged inputs: how far its colours of a damaged batch
+        # are from the teacher's colours of the clean batch
+        run = train(
+            cfg(
+                tiny_dataset,
+                tmp_path / "d",
+                model="unet",
+                model_args={},
+                init=str(teacher),
+                degrade=1.0,
+                steps_per_epoch=6,
+                lr=3e-3,
+                **kw,
+            ),
+            overwrite=True,
+            progress=False,
+        )
+        from polychromify.data.degrade import degrade_batch
+
+        damaged = degrade_batch(L, np.random.default_rng(5), 1.0)
+        student, clean = load_model(run), load_model(teacher)
+        with torch.no_grad():
+            out = student(ColorModel.make_input(damaged, None, student.takes_hints))
+            target = clean(ColorModel.make_input(L, None, clean.takes_hints))
+        return distill_loss(out, target).item()
+
+    assert drift(teacher=str(teacher), distill=5.0) < 0.5 * drift()  # measured: 0.0015 against 0.0040
+    with pytest.raises(PolychromifyError, match="bin model"):
+        regression = train(cfg(tiny_dataset, tmp_path / "v2"), progress=False)
+        train(cfg(tiny_dataset, tmp_path / "x", model="unet", model_args={}, teacher=str(regression)))

@@ -103,6 +103,8 @@ def cmd_train(a: argparse.Namespace) -> int:
             train_photos=a.train_photos,
             steps_per_epoch=a.steps_per_epoch,
             init=str(a.init) if a.init else None,
+            teacher=str(a.teacher) if a.teacher else None,
+            distill=a.distill,
             schedule=a.schedule,
             keep=a.keep,
             tensorboard=a.tensorboard,
@@ -342,11 +344,11 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         "hue_warm",
         "hue_green",
         "hue_blue",
-        *(["speckle", "grey_coloured"] if a.degrade else []),
+        *(["speckle", "damage_speckle", "grey_coloured"] if a.degrade else []),
     ]
     print(f"{'model':<28}{'hints':>6}" + "".join(f"{k:>15}" for k in [*keys, "images_per_s"]))
     for r in results:
-        cells = "".join(f"{r[k]:>15.3f}" for k in [*keys, "images_per_s"])
+        cells = "".join(f"{r.get(k, 0.0):>15.3f}" for k in [*keys, "images_per_s"])  # clean: no damage
         name = r["model"] + (f" +ref {Path(r['reference']).name}" if "reference" in r else "")
         name += f" x{r['saturation']:g}" if "saturation" in r else ""
         name += f" ({r['degrade']})" if "degrade" in r else ""
@@ -807,6 +809,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="RUN",
         help="start from this run's weights (e.g. a hint partner from its model)",
+    )
+    p.add_argument(
+        "--teacher",
+        type=Path,
+        metavar="RUN",
+        help="bin models: also learn this frozen run's colours of the clean input (with --degrade: a damaged "
+        "print is pulled towards the colours of its clean photo)",
+    )
+    p.add_argument(
+        "--distill",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="weight of --teacher's term, a KL divergence over the ab bins (default: 1)",
     )
     p.add_argument(
         "--schedule",

@@ -57,3 +57,9 @@ def rebalanced_cross_entropy(
         return ce.mean()
     weights = torch.as_tensor(class_weights, dtype=ce.dtype, device=ce.device)
     return (ce * weights[idx[..., 0]]).mean()
+
+
+def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || network) over the ab bins, averaged over pixels; both (N,Q,h,w) logits."""
+    target = teacher_logits.log_softmax(1)
+    return F.kl_div(logits.log_softmax(1), target, log_target=True, reduction="none").sum(1).mean()

@@ -27,7 +27,7 @@ from polychromify import checkpoint, metrics
 from polychromify.data.dataset import LabDataset
 from polychromify.data.degrade import degrade_batch
 from polychromify.errors import PolychromifyError
-from polychromify.losses import compute_loss
+from polychromify.losses import compute_loss, distill_loss
 from polychromify.models.registry import BUILD_ONLY_ARGS, ColorModel, create_model
 from polychromify.precision import autocast, check_precision, from_rank0, resolve
 
@@ -56,6 +56,8 @@ class TrainConfig:
     rebalance: float = 0.5  # lambda of the class rebalancing (bin models): 0.5 as Zhang et al., 1 = none
     hint_p: float = 0.125  # hint models: geometric number of hints per sample; P(no hint) = hint_p
     degrade: float = 0.0  # share of training inputs given an old print's damage (data/degrade.py)
+    teacher: str | None = None  # run folder whose colours of the *clean* input the network also learns
+    distill: float = 1.0  # weight of that teacher's term (KL divergence over the ab bins)
     steps_per_epoch: int | None = None  # cap (None = one pass over the data)
     val_batches: int | None = None  # cap on validation batches (None = whole split)
     keep: str = "best"  # model.safetensors: the best epoch by validation loss, or "last" (after a schedule)
@@ -71,6 +73,8 @@ class TrainConfig:
             raise PolychromifyError(f"unknown schedule {self.schedule!r}: use constant or cosine")
         if not 0 <= self.degrade <= 1:
             raise PolychromifyError(f"--degrade is a share from 0 to 1, not {self.degrade:g}")
+        if self.distill < 0:
+            raise PolychromifyError(f"--distill is a weight >= 0, not {self.distill:g}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise PolychromifyError("--epochs and --batch-size must be >= 1 and --lr > 0")
 
@@ -153,6 +157,7 @@ class Trainer:
         self.model = self.model.to(memory_format=torch.channels_last)
         # every rank trains in rank 0's arithmetic (a rank on another kind of machine would resolve otherwise)
         self.precision = from_rank0(resolve(cfg.precision, device, self.model, announce=rank == 0)).precision
+        self.teacher = self._teacher()
         self.opt = make_optimizer(self.model, cfg.lr, device)
         self.base_lrs = [g["lr"] for g in self.opt.param_groups]
         self.pool = self.train_set.photo_subset(cfg.train_photos, cfg.seed)  # the samples trained on
@@ -218,14 +223,15 @@ class Trainer:
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             flip = (torch.rand(len(idx), generator=gen) < 0.5).numpy() if cfg.flip else None
-            L, ab = self.train_set.batch(idx, flip)
+            clean, ab = self.train_set.batch(idx, flip)
+            L = clean
             if cfg.degrade:  # the input only: the network learns the clean colours of a damaged print
-                L = degrade_batch(L, np.random.default_rng([cfg.seed, self.epoch, step]), cfg.degrade)
+                L = degrade_batch(clean, np.random.default_rng([cfg.seed, self.epoch, step]), cfg.degrade)
             hints = self._hints(ab, gen)
             factor = lr_factor(cfg.schedule, (self.epoch + step / steps) / cfg.epochs)
             for group, base in zip(self.opt.param_groups, self.base_lrs, strict=True):
                 group["lr"] = base * factor
-            loss = self.step(L, ab, hints)
+            loss = self.step(L, ab, hints, clean)
             if not math.isfinite(loss):
                 raise PolychromifyError(
                     f"loss became {loss} at epoch {self.epoch + 1}, step {step + 1}; stopped. "
@@ -241,14 +247,22 @@ class Trainer:
         self.images_per_s = seen * self.world / (time.perf_counter() - t0)  # training steps only
         return out_of_time
 
-    def step(self, L: torch.Tensor, ab: torch.Tensor, hints: torch.Tensor | None) -> float:
-        """Forward, backward and Adam update on one batch; returns the loss."""
+    def step(
+        self, L: torch.Tensor, ab: torch.Tensor, hints: torch.Tensor | None, clean: torch.Tensor | None = None
+    ) -> float:
+        """Forward, backward and Adam update on one batch; returns the loss. clean: the undamaged L, which
+        the teacher (if any) colours."""
         L, ab = self._to_device(L), self._to_device(ab)
         hints = self._to_device(hints) if hints is not None else None
         x = ColorModel.make_input(L, hints, self.model.takes_hints)
         with autocast(self.device.type, self.precision):
             out = self.forward(x)
         loss = compute_loss(self.model, out.float(), ab, self.class_weights)
+        if self.teacher is not None:
+            clean = self._to_device(L if clean is None else clean)
+            with torch.no_grad(), autocast(self.device.type, self.precision):
+                target = self.teacher(ColorModel.make_input(clean, hints, self.teacher.takes_hints))
+            loss = loss + self.cfg.distill * distill_loss(out.float(), target.float())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -301,6 +315,19 @@ class Trainer:
             order = self.pool[rng.choice(n, size=n, replace=True, p=self.sample_weights)]
         usable = len(order) // self.world * self.world or len(order)
         return order[:usable][self.rank :: self.world]
+
+    def _teacher(self) -> ColorModel | None:
+        """The frozen model whose colours of the clean input the network also learns (`--teacher`): with
+        `--degrade`, a damaged print is pulled towards the colours its clean photo gets, and a clean one
+        keeps the teacher's."""
+        if self.cfg.teacher is None:
+            return None
+        teacher = checkpoint.load_model(self.cfg.teacher, self.device).requires_grad_(False)
+        if teacher.kind != "classification" or self.model.kind != "classification":
+            raise PolychromifyError("--teacher needs a bin model (classification) for both networks")
+        if teacher.bins.shape != self.model.bins.shape or not torch.equal(teacher.bins, self.model.bins):
+            raise PolychromifyError(f"--teacher {self.cfg.teacher} predicts other ab bins than the network")
+        return teacher.to(memory_format=torch.channels_last)
 
     def _hints(self, ab: torch.Tensor, gen: torch.Generator) -> torch.Tensor | None:
         if not self.model.takes_hints:
