@@ -93,6 +93,7 @@ def test_evaluate_degrade_reports_the_change_from_clean(tmp_path, capsys):
     assert damaged["psnr_rgb"] < clean["psnr_rgb"]  # the lightness itself is damaged
     assert damaged["change"]["psnr_rgb"] == pytest.approx(damaged["psnr_rgb"] - clean["psnr_rgb"])
     assert {"speckle", "grey_coloured"} <= set(clean) and clean["grey_coloured"] == 0
+    assert damaged["damage_speckle"] == 0 and "damage_speckle" not in clean  # grey both times
     assert run_cli("evaluate", "grey", "--images", photos, "--degrade", "awful") == 2
     # the parser's levels (written out there: importing data.degrade would load torch for --help) are these
     parser = build_parser()
@@ -117,3 +118,13 @@ def test_compare_degrade_adds_two_columns(tiny_dataset, tmp_path):
     plain = tmp_path / "plain"
     assert run_cli("compare", run, "--data", tiny_dataset, "--out", plain) == 0
     assert "degraded" not in (plain / "results.csv").read_text()
+
+
+def test_damage_speckle_is_colour_that_changed_with_the_damage(tmp_path, monkeypatch):
+    from polychromify import evaluate
+
+    photos = heldout_copies(tmp_path / "photos", 2, (128, 96))
+    damaged = evaluate.evaluate_images("default", photos, degrade="strong")
+    assert damaged["damage_speckle"] > 0.05
+    monkeypatch.setattr(evaluate, "damage", lambda grey, rng, severity: grey)  # "damage" that changes nothing
+    assert evaluate.evaluate_images("default", photos, degrade="strong")["damage_speckle"] == 0

@@ -145,7 +145,9 @@ def evaluate_images(
     result also lists each photo's own metrics under "photos". saturation: the colours scaled by it, as
     `colorize --saturation` does (grey stays grey). degrade: "mild", "medium" or "strong": each photo's grey
     is damaged like an old print (`data.degrade`, the same damage for the same file name) before it is
-    colorized; the result, with the damaged lightness, is scored against the clean original."""
+    colorized; the result, with the damaged lightness, is scored against the clean original, and
+    "damage_speckle" is the `metrics.speckle` of its ab minus the clean input's result's ab: colour that
+    follows grain, scratches and dust rather than the scene."""
     files = tuple(list_images(folder))
     colorizer = (
         None
@@ -174,6 +176,9 @@ def evaluate_images(
             pred = colorizer.colorize_array(given_photo, given, saturation, reference=palette)
         seconds += time.perf_counter() - t0
         rows.append(image_metrics(pred, true, truth=truth))
+        if degrade is not None:  # colour that follows the damage: what changed from the clean input's result
+            clean = pred if colorizer is None else colorizer.colorize_array(true, given, saturation)
+            rows[-1]["damage_speckle"] = metrics.speckle(_ab(pred) - _ab(clean))
         # how near the result's colours are to the reference's, and to its own
         if palette is not None and colorizer is not None:
             rows[-1] |= _palette_distances(pred, truth, palette, colorizer.model.bins)
