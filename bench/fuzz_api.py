@@ -26,13 +26,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.server import serving  # noqa: E402  (the tests' server helper; pytest is a dev dependency)
 
+# Not negative_data_rejection: on a multipart form it flags requests that are valid on the wire (an empty
+# array for `hints` is sent as no part at all, which is the field left out). Run by hand, it found one real
+# thing first, format="" accepted, now refused and tested (tests/test_api_fuzz.py).
 CHECKS = [
     "not_a_server_error",
     "status_code_conformance",
     "content_type_conformance",
     "response_headers_conformance",
     "response_schema_conformance",
-    "negative_data_rejection",
     "unsupported_method",
 ]
 SERVER = ["--max-upload-mb", "1", "--max-pixels", "65536"]

@@ -108,6 +108,8 @@ def _errors(*codes: int) -> dict[int | str, dict]:
 
 
 _UPLOAD_ERRORS = _errors(400, 408, 413, 415, 422, 503)
+_HINTS = 'JSON list of colour hints in pixels of the image, [{"x": 10, "y": 20, "color": "#RRGGBB"}, ...]'
+_HINT_EXAMPLES = ["[]", '[{"x": 0, "y": 0, "color": "#3080ff"}]', '[{"x": 1.5, "y": 0, "color": "#FFFFFF"}]']
 _IMAGE = {"schema": {"type": "string", "format": "binary"}}
 # what an image part may be; its Content-Type is never trusted, the content is sniffed (other bytes get 415)
 IMAGE_TYPES = "image/jpeg, image/png, image/webp, image/bmp, image/tiff, image/gif, application/octet-stream"
@@ -171,7 +173,7 @@ def create_app(
         title="Polychromify",
         version="1",
         docs_url="/docs",
-        form_limits={"max_files": 2, "max_fields": 8, "max_part_size": 64 * 1024},  # 2 = image + reference
+        form_limits={"max_files": 2, "max_fields": 32, "max_part_size": 64 * 1024},  # 2 = image + reference
     )
     app.add_middleware(_BodyGuard, max_bytes=limits.max_body_bytes, seconds=limits.body_seconds)
     app.add_middleware(_WorkerHeader)
@@ -235,7 +237,7 @@ def create_app(
     )
     async def colorize(
         image: Annotated[UploadFile, File()],
-        hints: Annotated[str, Form(description='JSON [{"x": 10, "y": 20, "color": "#RRGGBB"}]')] = "[]",
+        hints: Annotated[str, Form(description=_HINTS, examples=_HINT_EXAMPLES)] = "[]",
         reference: Annotated[UploadFile | None, File()] = None,
         reference_strength: Annotated[float, Form(ge=0, le=1)] = STRENGTH,
         saturation: Annotated[float, Form(ge=0, le=4)] = 1.0,
@@ -264,8 +266,8 @@ def create_app(
     )
     async def palette(
         image: Annotated[UploadFile, File()],
-        x: Annotated[float, Form(ge=0)],
-        y: Annotated[float, Form(ge=0)],
+        x: Annotated[float, Form(ge=0, description="pixel column, inside the image", examples=[0, 10.5])],
+        y: Annotated[float, Form(ge=0, description="pixel row, inside the image", examples=[0, 7])],
         model: Annotated[str, Form()] = "default",
         k: Annotated[int, Form(ge=1, le=12)] = 6,
     ) -> Palette:
