@@ -1,6 +1,6 @@
 """Load test of `polychromify serve` on loopback, with bad neighbours; prints JSON.
 
-    python bench/load.py [--requests 1000] [--concurrency 8] [--slow 2] [--workers 1] [--seconds S] [--quick]
+    python bench/load.py [--requests 1000] [--concurrency 6] [--slow 2] [--workers 1] [--seconds S] [--quick]
 
 Starts the server in a child process (`serve --max-upload-mb 2`) and sends, from `--concurrency` clients
 at once, a mix of valid uploads (the bundled sample photos, some with hints) and bad ones: oversized
@@ -148,7 +148,12 @@ def _pct(values: list[float], q: float) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=1000, help="requests from the mixed clients")
-    ap.add_argument("--concurrency", type=int, default=8, help="clients sending the mix")
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        default=6,
+        help="clients sending the mix (with --slow: 8, serve's --max-queue)",
+    )
     ap.add_argument("--slow", type=int, default=2, help="clients sending valid photos a few bytes at a time")
     ap.add_argument("--workers", type=int, default=1, help="serve --workers")
     ap.add_argument("--seconds", type=float, default=900, help="stop sending after this long")

@@ -31,7 +31,7 @@ def test_schemathesis_finds_nothing_on_the_running_server():
     assert out["server_errors"] == 0 and out["requests"] >= 250
     for operation in ("POST /api/colorize", "POST /api/palette"):  # generated images got through, and not
         seen = out["statuses"][operation]
-        assert seen.get("200", 0) > 0 and {"400", "422"} <= set(seen), (operation, seen)
+        assert seen.get("200", 0) > 0 and "422" in seen, (operation, seen)
     assert {"200"} == set(out["statuses"]["GET /health"]) == set(out["statuses"]["GET /api/models"])
 
 
