@@ -408,7 +408,7 @@ def _add_degrade_level(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def _share(text: str) -> float:
-    """--degrade: a share from 0 to 1, refused by the parser otherwise."""
+    """--degrade, --distill: a share from 0 to 1, refused by the parser otherwise."""
     value = _saturation(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
@@ -819,10 +819,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--distill",
-        type=float,
-        default=1.0,
+        type=_share,
+        default=0.5,
         metavar="W",
-        help="weight of --teacher's term, a KL divergence over the ab bins (default: 1)",
+        help="--teacher's share of the loss (a KL divergence over the ab bins); the truth's is 1 - W; "
+        "1: the teacher alone (default: 0.5)",
     )
     p.add_argument(
         "--schedule",

@@ -57,7 +57,7 @@ class TrainConfig:
     hint_p: float = 0.125  # hint models: geometric number of hints per sample; P(no hint) = hint_p
     degrade: float = 0.0  # share of training inputs given an old print's damage (data/degrade.py)
     teacher: str | None = None  # run folder whose colours of the *clean* input the network also learns
-    distill: float = 1.0  # weight of that teacher's term (KL divergence over the ab bins)
+    distill: float = 0.5  # that teacher's share of the loss (KL over the ab bins); the truth's is 1 - distill
     steps_per_epoch: int | None = None  # cap (None = one pass over the data)
     val_batches: int | None = None  # cap on validation batches (None = whole split)
     keep: str = "best"  # model.safetensors: the best epoch by validation loss, or "last" (after a schedule)
@@ -73,8 +73,8 @@ class TrainConfig:
             raise PolychromifyError(f"unknown schedule {self.schedule!r}: use constant or cosine")
         if not 0 <= self.degrade <= 1:
             raise PolychromifyError(f"--degrade is a share from 0 to 1, not {self.degrade:g}")
-        if self.distill < 0:
-            raise PolychromifyError(f"--distill is a weight >= 0, not {self.distill:g}")
+        if not 0 <= self.distill <= 1:
+            raise PolychromifyError(f"--distill is a share from 0 to 1, not {self.distill:g}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise PolychromifyError("--epochs and --batch-size must be >= 1 and --lr > 0")
 
@@ -258,11 +258,12 @@ class Trainer:
         with autocast(self.device.type, self.precision):
             out = self.forward(x)
         loss = compute_loss(self.model, out.float(), ab, self.class_weights)
-        if self.teacher is not None:
+        if self.teacher is not None:  # (1 - w) x the truth's term + w x the teacher's
             clean = self._to_device(L if clean is None else clean)
             with torch.no_grad(), autocast(self.device.type, self.precision):
                 target = self.teacher(ColorModel.make_input(clean, hints, self.teacher.takes_hints))
-            loss = loss + self.cfg.distill * distill_loss(out.float(), target.float())
+            w = self.cfg.distill
+            loss = (1 - w) * loss + w * distill_loss(out.float(), target.float())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
