@@ -146,8 +146,10 @@ def evaluate_images(
     `colorize --saturation` does (grey stays grey). degrade: "mild", "medium" or "strong": each photo's grey
     is damaged like an old print (`data.degrade`, the same damage for the same file name) before it is
     colorized; the result, with the damaged lightness, is scored against the clean original, and
-    "damage_speckle" is the `metrics.speckle` of its ab minus the clean input's result's ab: colour that
-    follows grain, scratches and dust rather than the scene."""
+    "damage_speckle" is the `metrics.speckle` of the network's ab (its grid, before composing) for the
+    damaged input minus its ab for the clean input: colour that follows grain, scratches and dust rather
+    than the scene. (Measured on the composed result instead, about 1 CIELAB unit comes from composing a
+    grainy lightness alone, whatever the colours: 8-bit rounding in dark pixels.)"""
     files = tuple(list_images(folder))
     colorizer = (
         None
@@ -176,9 +178,11 @@ def evaluate_images(
             pred = colorizer.colorize_array(given_photo, given, saturation, reference=palette)
         seconds += time.perf_counter() - t0
         rows.append(image_metrics(pred, true, truth=truth))
-        if degrade is not None:  # colour that follows the damage: what changed from the clean input's result
-            clean = pred if colorizer is None else colorizer.colorize_array(true, given, saturation)
-            rows[-1]["damage_speckle"] = metrics.speckle(_ab(pred) - _ab(clean))
+        if degrade is not None:  # colour that follows the damage: the network's colours, damaged - clean
+            rows[-1]["damage_speckle"] = 0.0
+            if colorizer is not None:
+                both, _ = colorizer.predict_small([to_grey(given_photo), to_grey(true)], [given] * 2)
+                rows[-1]["damage_speckle"] = metrics.speckle(both[:1] - both[1:])
         # how near the result's colours are to the reference's, and to its own
         if palette is not None and colorizer is not None:
             rows[-1] |= _palette_distances(pred, truth, palette, colorizer.model.bins)
