@@ -174,15 +174,17 @@ def evaluate_images(
         if colorizer is None:
             L, ab = rgb_to_lab(to_rgb_array(given_photo))  # a damaged photo is (H,W) grey
             pred = lab_to_rgb(L, np.zeros_like(ab))
-        else:
-            pred = colorizer.colorize_array(given_photo, given, saturation, reference=palette)
+        else:  # colorize_array's two steps, so that the network's colours are at hand for damage_speckle
+            grey = to_grey(given_photo)
+            ab = colorizer.predict_small([grey], [given], reference=palette)[0]
+            pred = colorizer.compose(grey, ab[0], saturation)
         seconds += time.perf_counter() - t0
         rows.append(image_metrics(pred, true, truth=truth))
         if degrade is not None:  # colour that follows the damage: the network's colours, damaged - clean
             rows[-1]["damage_speckle"] = 0.0
             if colorizer is not None:
-                both, _ = colorizer.predict_small([to_grey(given_photo), to_grey(true)], [given] * 2)
-                rows[-1]["damage_speckle"] = metrics.speckle(both[:1] - both[1:])
+                clean = colorizer.predict_small([to_grey(true)], [given], reference=palette)[0]
+                rows[-1]["damage_speckle"] = metrics.speckle(ab - clean)
         # how near the result's colours are to the reference's, and to its own
         if palette is not None and colorizer is not None:
             rows[-1] |= _palette_distances(pred, truth, palette, colorizer.model.bins)
