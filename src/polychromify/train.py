@@ -326,7 +326,7 @@ class Trainer:
         teacher = checkpoint.load_model(self.cfg.teacher, self.device).requires_grad_(False)
         if teacher.kind != "classification" or self.model.kind != "classification":
             raise PolychromifyError("--teacher needs a bin model (classification) for both networks")
-        if teacher.bins.shape != self.model.bins.shape or not torch.equal(teacher.bins, self.model.bins):
+        if not torch.equal(teacher.bins, self.model.bins):  # (False for other shapes too)
             raise PolychromifyError(f"--teacher {self.cfg.teacher} predicts other ab bins than the network")
         return teacher.to(memory_format=torch.channels_last)
 
