@@ -3,11 +3,6 @@
 import io
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +11,7 @@ from PIL import Image
 
 from polychromify.color import rgb_to_lab
 from tests.conftest import REPO, SAMPLES
+from tests.server import serving
 
 CHROMIUM = shutil.which("chromium")
 SHOT = Path(os.environ.get("POLYCHROMIFY_SCREENSHOT", REPO / "out" / "web-screenshot.png"))
@@ -23,27 +19,8 @@ SHOT = Path(os.environ.get("POLYCHROMIFY_SCREENSHOT", REPO / "out" / "web-screen
 
 @pytest.fixture(scope="module")
 def server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "polychromify", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("server did not start: " + proc.stdout.read().decode()[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serving(start_timeout=60) as (url, _):
+        yield url
 
 
 def test_upload_hint_download_in_chromium(server, tmp_path):
