@@ -389,6 +389,11 @@ def test_a_teacher_adds_its_term_and_keeps_a_damaged_print_near_its_clean_colour
         return distill_loss(out, target).item()
 
     assert drift(teacher=str(teacher), distill=0.8) < 0.5 * drift()
-    with pytest.raises(PolychromifyError, match="bin model"):
-        regression = train(cfg(tiny_dataset, tmp_path / "v2"), progress=False)
-        train(cfg(tiny_dataset, tmp_path / "x", model="unet", model_args={}, teacher=str(regression)))
+    regression = train(cfg(tiny_dataset, tmp_path / "v2"), progress=False)
+    kept = {p.name for p in regression.iterdir()}
+    with pytest.raises(PolychromifyError, match="bin model"):  # refused before the run folder is touched
+        train(
+            cfg(tiny_dataset, regression, model="unet", model_args={}, teacher=str(regression)),
+            overwrite=True,
+        )
+    assert {p.name for p in regression.iterdir()} == kept

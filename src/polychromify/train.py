@@ -152,12 +152,12 @@ class Trainer:
         self.model: ColorModel = create_model(cfg.model, **args).to(device)
         if cfg.init and not resume:
             checkpoint.load_into(self.model, cfg.init)
-        if rank == 0:  # only once the model and data are known to be good
+        self.teacher = self._teacher()
+        if rank == 0:  # only once the model, data and teacher are known to be good
             _claim_run_dir(self.run, resume, overwrite)
         self.model = self.model.to(memory_format=torch.channels_last)
         # every rank trains in rank 0's arithmetic (a rank on another kind of machine would resolve otherwise)
         self.precision = from_rank0(resolve(cfg.precision, device, self.model, announce=rank == 0)).precision
-        self.teacher = self._teacher()
         self.opt = make_optimizer(self.model, cfg.lr, device)
         self.base_lrs = [g["lr"] for g in self.opt.param_groups]
         self.pool = self.train_set.photo_subset(cfg.train_photos, cfg.seed)  # the samples trained on
