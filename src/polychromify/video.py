@@ -239,6 +239,24 @@ def check_options(smooth: float, saturation: float, every: int, preset: str) -> 
         raise PolychromifyError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """`colorize_video`'s options that shape the film (checked by `check_options` first); see there."""
+
+    smooth: float
+    saturation: float
+    hints: tuple[Hint, ...]
+    codec: str
+    crf: int
+    batch_size: int
+    preset: str
+    progress: bool
+    every: int
+    reference: Reference | None
+    motion: bool
+    metrics: bool
+
+
 def colorize_video(
     src: str | Path,
     dst: str | Path,
@@ -266,13 +284,11 @@ def colorize_video(
     averaging doubles the network's time per frame."""
     src, dst = Path(src), Path(dst)
     check_options(smooth, saturation, every, preset)
-    if not src.is_file():
-        raise PolychromifyError(f"no such file: {src}")
-    if dst.exists() and not overwrite:
-        raise PolychromifyError(f"{dst} exists; pass --overwrite to replace it")
-    if dst.resolve() == src.resolve():
-        raise PolychromifyError("the output would overwrite the input")
-    check_output_file(dst)
+    _check_paths(src, dst, overwrite)
+    settings = _Settings(
+        smooth, saturation, tuple(hints), codec, crf, batch_size, preset, progress, every, reference, motion,
+        metrics,
+    )  # fmt: skip
     inp = _open_input(src)
     partial = dst.with_name(f"{dst.stem}.partial{dst.suffix}")
     try:
@@ -281,23 +297,7 @@ def colorize_video(
         inp.close()
         raise PolychromifyError(f"cannot write {dst}: {exc}") from None
     try:
-        report = _run(
-            inp,
-            out,
-            colorizer,
-            smooth,
-            saturation,
-            list(hints),
-            codec,
-            crf,
-            batch_size,
-            preset,
-            progress,
-            every,
-            reference,
-            motion,
-            metrics,
-        )
+        report = _FilmRun(inp, out, colorizer, settings).run()
     except KeyboardInterrupt:  # keep what was done: the partial file is closed properly and plays
         _close(out)
         inp.close()
@@ -313,6 +313,16 @@ def colorize_video(
     inp.close()
     os.replace(partial, dst)
     return report
+
+
+def _check_paths(src: Path, dst: Path, overwrite: bool) -> None:
+    if not src.is_file():
+        raise PolychromifyError(f"no such file: {src}")
+    if dst.exists() and not overwrite:
+        raise PolychromifyError(f"{dst} exists; pass --overwrite to replace it")
+    if dst.resolve() == src.resolve():
+        raise PolychromifyError("the output would overwrite the input")
+    check_output_file(dst)
 
 
 def check_input(src: str | Path) -> None:
@@ -333,185 +343,241 @@ def _open_input(src: Path) -> av.container.InputContainer:
     return inp
 
 
-def _run(
-    inp,
-    out,
-    colorizer,
-    smooth,
-    saturation,
-    hints,
-    codec,
-    crf,
-    batch_size,
-    preset,
-    progress,
-    every,
-    reference,
-    motion,
-    metrics,
-) -> dict:
-    vin = inp.streams.video[0]
-    vin.thread_type = "AUTO"
-    try:
-        vout = out.add_stream(codec, rate=vin.average_rate or 25)
-    except (av.FFmpegError, ValueError) as exc:
-        raise PolychromifyError(f"unknown or unsupported codec {codec!r}: {exc}") from None
-    w, h = vin.codec_context.width, vin.codec_context.height
-    vout.width, vout.height = w, h
-    vout.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
-    if codec in ("libx264", "libx265"):
-        vout.options = {"crf": str(crf), "preset": preset}
-    vout.time_base = vin.time_base
-    ain = inp.streams.audio[0] if inp.streams.audio else None
-    aout, copy_audio = None, False
-    if ain is not None:
-        suffix = Path(out.name).suffix.lower()
-        copy_audio = ain.codec_context.name in COPYABLE_AUDIO.get(suffix, {ain.codec_context.name})
-        if copy_audio:
-            aout = out.add_stream_from_template(ain)
+class _FilmRun:
+    """One film going from `inp` to `out`: `run` demuxes it, copies or re-encodes its sound, hands the
+    decoded frames to `_Colouring` and encodes the frames it gives back, in order."""
+
+    def __init__(self, inp, out, colorizer: Colorizer, settings: _Settings) -> None:
+        self.inp, self.out, self.settings = inp, out, settings
+        self.open_streams()
+        self.colouring = _Colouring(colorizer, settings, (self.h, self.w), self.encode)
+        self.decoded = 0
+        self.writer = _Writer(out)
+        self.start = time.perf_counter()
+
+    def open_streams(self) -> None:
+        """The output's video stream (the input's size, rate and time base) and its sound: the input's
+        own packets where the output container takes their codec, else re-encoded as AAC."""
+        self.vin = vin = self.inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        codec = self.settings.codec
+        try:
+            self.vout = vout = self.out.add_stream(codec, rate=vin.average_rate or 25)
+        except (av.FFmpegError, ValueError) as exc:
+            raise PolychromifyError(f"unknown or unsupported codec {codec!r}: {exc}") from None
+        self.w, self.h = w, h = vin.codec_context.width, vin.codec_context.height
+        vout.width, vout.height = w, h
+        vout.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
+        if codec in ("libx264", "libx265"):
+            vout.options = {"crf": str(self.settings.crf), "preset": self.settings.preset}
+        vout.time_base = vin.time_base
+        self.ain = ain = self.inp.streams.audio[0] if self.inp.streams.audio else None
+        self.aout, self.copy_audio = None, False
+        if ain is not None:
+            suffix = Path(self.out.name).suffix.lower()
+            self.copy_audio = ain.codec_context.name in COPYABLE_AUDIO.get(suffix, {ain.codec_context.name})
+            if self.copy_audio:
+                self.aout = self.out.add_stream_from_template(ain)
+            else:
+                self.aout = self.out.add_stream("aac", rate=ain.rate or 48000)
+
+    def run(self) -> dict:
+        """Demux, colour and encode the whole film -> the report."""
+        progress = self.settings.progress
+        self.bar = tqdm(
+            total=self.vin.frames or None, unit="frame", desc="video", disable=not progress or None
+        )
+        try:
+            streams = [s for s in (self.vin, self.ain) if s is not None]
+            for packet in self.inp.demux(*streams):
+                if packet.stream is self.ain:
+                    self.pass_audio(packet)
+                    continue
+                for vf in packet.decode():
+                    d = _decode(vf, self.decoded)
+                    self.decoded += 1
+                    self.colouring.add(d)
+            self.colouring.drain()
+        except av.FFmpegError as exc:
+            raise PolychromifyError(f"cannot decode {self.inp.name}: {exc}") from None
+        finally:
+            self.finish()
+        return self.report(time.perf_counter() - self.start)
+
+    def pass_audio(self, packet: av.Packet) -> None:
+        if self.copy_audio:
+            if packet.dts is not None:
+                packet.stream = self.aout
+                self.writer.mux(packet)
         else:
-            aout = out.add_stream("aac", rate=ain.rate or 48000)
+            for af in packet.decode():
+                af.pts = None
+                self.writer.encode(self.aout, af)
 
-    detect = CutDetector()
-    follow_motion = motion and (smooth > 0 or every > 1)
-    stabilise = Stabiliser(smooth) if motion else None
-    smoother = None if motion else TemporalSmoother(smooth)
-    flow = dis_flow(FLOW_PRESET) if follow_motion else None
-    flicker, raw_flicker = _Flicker(), _Flicker()
-    scores, raw_scores = (TemporalScores(), TemporalScores()) if metrics else (None, None)
-    cuts: list[int] = []
-    buffer: list[_Decoded] = []
-    frames = decoded = net_frames = 0
-    flow_s = 0.0
-    key: _Decoded | None = None  # the last frame the network ran on
-    seen: _Decoded | None = None  # the last frame whose L is known
-    writer = _Writer(out)
-    start = time.perf_counter()
+    def encode(self, d: _Decoded, ab: torch.Tensor) -> None:
+        """Encode frame d in its final colours `ab` (the network's grid)."""
+        frame = _colour_frame(d, ab, self.settings.saturation, self.vout.pix_fmt)
+        frame.pts, frame.time_base = d.pts, self.vin.time_base
+        self.writer.encode(self.vout, frame)
+        self.bar.update()
 
-    def flush(final: bool = False) -> None:
+    def finish(self) -> None:
+        """Close the film, also after an error or an interruption."""
+        self.bar.close()
+        self.colouring.drain()  # interrupted: encode what was decoded so the partial file ends cleanly
+        self.writer.encode(self.vout, None)
+        if self.aout is not None and not self.copy_audio:
+            self.writer.encode(self.aout, None)
+        self.writer.close()
+
+    def report(self, seconds: float) -> dict:
+        c, s, rate = self.colouring, self.settings, self.vin.average_rate
+        frames = c.frames
+        return {
+            "frames": frames,
+            "fps": float(rate) if rate else None,
+            "width": self.w,
+            "height": self.h,
+            "audio": None if self.ain is None else ("copied" if self.copy_audio else "re-encoded (aac)"),
+            "seconds": round(seconds, 3),
+            "frames_per_s": round(frames / seconds, 2) if seconds else math.inf,
+            "every": s.every,
+            "network_frames": c.net_frames,
+            "smooth": s.smooth,
+            "motion": s.motion,
+            "flow_ms_per_frame": round(1000 * c.flow_s / frames, 2) if frames else 0.0,
+            "restarts": c.stabilise.restarts if c.stabilise is not None else 0,
+            "flicker": round(c.flicker.value, 4),
+            "flicker_unsmoothed": round(c.raw_flicker.value, 4),
+            **(_scores(c.scores, c.raw_scores) if c.scores is not None else {}),
+            "cuts": c.cuts,
+        }
+
+
+class _Colouring:
+    """The decoded frames waiting for their colours, and what carries from one frame to the next: the shot
+    detector, the flow, the last network frame, the stabiliser (or the old smoother) and the report's
+    counts and scores. `add` buffers a frame; a full buffer is coloured (`flush`), each frame handed in
+    order to `emit(frame, ab)` once its colours are final."""
+
+    def __init__(self, colorizer: Colorizer, settings: _Settings, size: tuple[int, int], emit) -> None:
+        self.colorizer, self.settings, self.size, self.emit = colorizer, settings, size, emit
+        smooth, motion = settings.smooth, settings.motion
+        self.detect = CutDetector()
+        self.follow_motion = motion and (smooth > 0 or settings.every > 1)
+        self.stabilise = Stabiliser(smooth) if motion else None
+        self.smoother = None if motion else TemporalSmoother(smooth)
+        self.flow = dis_flow(FLOW_PRESET) if self.follow_motion else None
+        self.flicker, self.raw_flicker = _Flicker(), _Flicker()
+        self.scores, self.raw_scores = (
+            (TemporalScores(), TemporalScores()) if settings.metrics else (None, None)
+        )
+        self.cuts: list[int] = []
+        self.buffer: list[_Decoded] = []
+        self.frames = self.net_frames = 0  # frames emitted; frames the network ran on
+        self.flow_s = 0.0
+        self.key: _Decoded | None = None  # the last frame the network ran on
+        self.seen: _Decoded | None = None  # the last frame whose L is known
+
+    def add(self, d: _Decoded) -> None:
+        if self.buffer and self.buffer[0].grey.shape != d.grey.shape:  # the decoder changed pixel format
+            self.flush(final=True)
+        self.buffer.append(d)
+        if len(self.buffer) >= self.settings.batch_size * self.settings.every:
+            self.flush()
+
+    def drain(self) -> None:
+        """Colour every frame still in the buffer (at the end, or after an interruption)."""
+        if self.buffer:
+            self.flush(final=True)
+
+    def flush(self, final: bool = False) -> None:
         """Colorize and encode the buffered frames. The network runs on every `every`-th frame and on the
         first of each shot; a frame between two of them takes their colours (`_fill`: along the flow,
         the earlier one's alone if the later one starts a shot), then the stabiliser's (or the old
         smoother's) output is encoded. Frames after the last network frame wait for
         the next one, unless `final`. Each encoded frame leaves the buffer at once, so after an interruption
         a second call finishes exactly the frames still missing."""
-        nonlocal frames, key, net_frames, seen, flow_s
-        fresh = [d for d in buffer if d.L is None]
-        if fresh:
-            small = torch.from_numpy(colorizer.small_lightness([d.grey for d in fresh], (h, w)))
-            for d, lum in zip(fresh, small, strict=True):
-                d.L, d.new_shot = lum, detect(lum)
-                if flow is not None:
-                    t0 = time.perf_counter()
-                    d.guide = guide(lum[0].numpy())
-                    if not d.new_shot and seen is not None:
-                        d.flows = flow(d.guide, seen.guide), flow(seen.guide, d.guide)
-                        d.back = warp_between(*d.flows, d.guide, seen.guide)
-                    flow_s += time.perf_counter() - t0
-                seen = d
+        buffer, every = self.buffer, self.settings.every
+        self.measure([d for d in buffer if d.L is None])
         last = buffer[-1] if final else None
-        run = [d for d in buffer if d.ab is None and (d.index % every == 0 or d.new_shot or d is last)]
-        if run:
-            L = torch.stack([d.L for d in run])
-            ab = colorizer.predict_lightness(L, [hints] * len(run), (h, w), reference)
-            for d, a in zip(run, ab, strict=True):
-                d.ab = a
-            net_frames += len(run)
+        self.predict(
+            [d for d in buffer if d.ab is None and (d.index % every == 0 or d.new_shot or d is last)]
+        )
         done = 0
         try:
             for i, d in enumerate(list(buffer)):
-                if d.ab is not None:
-                    a, key = d.ab, d
-                else:
-                    after = next((e for e in buffer[i + 1 :] if e.ab is not None), None)
-                    if after is None:
-                        break  # it waits for the next network frame
-                    if d.fill is None:
-                        t0 = time.perf_counter()
-                        gap = [e for e in buffer if key.index < e.index < after.index]
-                        _fill(key, gap, after, follow_motion)
-                        flow_s += (time.perf_counter() - t0) * follow_motion
-                    a = d.fill
-                new_shot = d.new_shot
-                if stabilise is not None:
-                    t0 = time.perf_counter()
-                    smoothed = stabilise(a, d.back, new_shot)
-                    flow_s += time.perf_counter() - t0
-                else:
-                    smoothed, _ = smoother(a, d.L, new_shot)
-                if new_shot and frames > 0:
-                    cuts.append(frames)
-                flicker.add(smoothed, new_shot)
-                raw_flicker.add(a, new_shot)
-                if scores is not None:
-                    L, grey = d.L[0].numpy(), guide(d.L[0].numpy(), blur=0)
-                    for score, x in ((scores, smoothed), (raw_scores, a)):
-                        score.add(lab_to_rgb(L, _hwc(x), np.float32), grey, new_shot)
-                frame = _colour_frame(d, smoothed, saturation, vout.pix_fmt)
-                frame.pts, frame.time_base = d.pts, vin.time_base
-                writer.encode(vout, frame)
-                frames += 1
+                a = self.colours(d, buffer[i + 1 :])
+                if a is None:
+                    break  # it waits for the next network frame
+                self.emit(d, self.stabilised(d, a))
+                self.frames += 1
                 done += 1
-                bar.update()
         finally:
             del buffer[:done]
 
-    total = vin.frames or None
-    bar = tqdm(total=total, unit="frame", desc="video", disable=not progress or None)
-    try:
-        streams = [s for s in (vin, ain) if s is not None]
-        for packet in inp.demux(*streams):
-            if packet.stream is ain:
-                if copy_audio:
-                    if packet.dts is not None:
-                        packet.stream = aout
-                        writer.mux(packet)
-                else:
-                    for af in packet.decode():
-                        af.pts = None
-                        writer.encode(aout, af)
-                continue
-            for vf in packet.decode():
-                d = _decode(vf, decoded)
-                decoded += 1
-                if buffer and buffer[0].grey.shape != d.grey.shape:  # the decoder changed pixel format
-                    flush(final=True)
-                buffer.append(d)
-                if len(buffer) >= batch_size * every:
-                    flush()
-        if buffer:
-            flush(final=True)
-    except av.FFmpegError as exc:
-        raise PolychromifyError(f"cannot decode {inp.name}: {exc}") from None
-    finally:
-        bar.close()
-        if buffer:  # interrupted: encode what was decoded so the partial file ends cleanly
-            flush(final=True)
-        writer.encode(vout, None)
-        if aout is not None and not copy_audio:
-            writer.encode(aout, None)
-        writer.close()
-    seconds = time.perf_counter() - start
-    rate = vin.average_rate
-    return {
-        "frames": frames,
-        "fps": float(rate) if rate else None,
-        "width": w,
-        "height": h,
-        "audio": None if ain is None else ("copied" if copy_audio else "re-encoded (aac)"),
-        "seconds": round(seconds, 3),
-        "frames_per_s": round(frames / seconds, 2) if seconds else math.inf,
-        "every": every,
-        "network_frames": net_frames,
-        "smooth": smooth,
-        "motion": motion,
-        "flow_ms_per_frame": round(1000 * flow_s / frames, 2) if frames else 0.0,
-        "restarts": stabilise.restarts if stabilise is not None else 0,
-        "flicker": round(flicker.value, 4),
-        "flicker_unsmoothed": round(raw_flicker.value, 4),
-        **(_scores(scores, raw_scores) if scores is not None else {}),
-        "cuts": cuts,
-    }
+    def measure(self, fresh: list[_Decoded]) -> None:
+        """For frames new to the buffer: L on the network's grid, whether each starts a shot and, following
+        the motion, the flow to and from the frame before."""
+        if not fresh:
+            return
+        small = torch.from_numpy(self.colorizer.small_lightness([d.grey for d in fresh], self.size))
+        for d, lum in zip(fresh, small, strict=True):
+            d.L, d.new_shot = lum, self.detect(lum)
+            if self.flow is not None:
+                t0 = time.perf_counter()
+                d.guide = guide(lum[0].numpy())
+                if not d.new_shot and self.seen is not None:
+                    d.flows = self.flow(d.guide, self.seen.guide), self.flow(self.seen.guide, d.guide)
+                    d.back = warp_between(*d.flows, d.guide, self.seen.guide)
+                self.flow_s += time.perf_counter() - t0
+            self.seen = d
+
+    def predict(self, run: list[_Decoded]) -> None:
+        """The network's colours for these frames, in one batch."""
+        if not run:
+            return
+        L = torch.stack([d.L for d in run])
+        hints = [self.settings.hints] * len(run)
+        ab = self.colorizer.predict_lightness(L, hints, self.size, self.settings.reference)
+        for d, a in zip(run, ab, strict=True):
+            d.ab = a
+        self.net_frames += len(run)
+
+    def colours(self, d: _Decoded, later: list[_Decoded]) -> torch.Tensor | None:
+        """Frame d's colours before stabilisation: the network's, or, between two network frames, the fill
+        (computed for the whole gap at once); None while the next network frame is not among `later`."""
+        if d.ab is not None:
+            self.key = d
+            return d.ab
+        after = next((e for e in later if e.ab is not None), None)
+        if after is None:
+            return None
+        if d.fill is None:
+            t0 = time.perf_counter()
+            gap = [e for e in self.buffer if self.key.index < e.index < after.index]
+            _fill(self.key, gap, after, self.follow_motion)
+            self.flow_s += (time.perf_counter() - t0) * self.follow_motion
+        return d.fill
+
+    def stabilised(self, d: _Decoded, a: torch.Tensor) -> torch.Tensor:
+        """Frame d's colours `a` through the stabiliser (or the old smoother), counted in the report."""
+        new_shot = d.new_shot
+        if self.stabilise is not None:
+            t0 = time.perf_counter()
+            smoothed = self.stabilise(a, d.back, new_shot)
+            self.flow_s += time.perf_counter() - t0
+        else:
+            smoothed, _ = self.smoother(a, d.L, new_shot)
+        if new_shot and self.frames > 0:
+            self.cuts.append(self.frames)
+        self.flicker.add(smoothed, new_shot)
+        self.raw_flicker.add(a, new_shot)
+        if self.scores is not None:
+            L, grey = d.L[0].numpy(), guide(d.L[0].numpy(), blur=0)
+            for score, x in ((self.scores, smoothed), (self.raw_scores, a)):
+                score.add(lab_to_rgb(L, _hwc(x), np.float32), grey, new_shot)
+        return smoothed
 
 
 def _scores(scores: TemporalScores, raw: TemporalScores) -> dict:
