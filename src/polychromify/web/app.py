@@ -8,11 +8,11 @@ GET  /health        liveness (and which worker process answered)
 Nothing from the client is ever used as a path. Every error is one JSON {"error": ...}: 400 a body that is
 not a form, 408 a body that did not arrive in time, 413 too large, 415 not an image, 422 an invalid field,
 503 busy (with Retry-After); each is declared in the OpenAPI schema, which tests/test_api_fuzz.py checks.
+The body limits (408, 413) and the worker's name on every answer are web/middleware.py's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
@@ -31,7 +31,6 @@ from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from polychromify.color import grey_lightness, lab_to_rgb, normalize_l, to_grey
 from polychromify.data.images import ImageError, open_image
@@ -40,10 +39,10 @@ from polychromify.inference import Colorizer, Hint, parse_hint
 from polychromify.precision import check_precision
 from polychromify.reference import STRENGTH, Reference
 from polychromify.runtime import keep_freed_memory
+from polychromify.web.middleware import BodyGuard, WorkerHeader
 
 STATIC = Path(__file__).parent / "static"
 SETTINGS_ENV = "POLYCHROMIFY_SERVE"  # create_app's arguments as JSON, for app_from_env in each uvicorn worker
-WORKER_HEADER = "X-Polychromify-Worker"  # the pid of the worker process that answered
 
 
 @dataclass
@@ -160,6 +159,33 @@ class _Gate:
         with self.lock:
             self.inside -= 1
 
+    async def admitted(self, fn, *args):
+        """fn(*args) in the thread pool, once admitted (else 503) and alone."""
+        self.enter()
+        try:
+            return await run_in_threadpool(_locked, self.run_lock, fn, *args)
+        finally:
+            self.leave()
+
+
+@dataclass
+class _Served:
+    """What the routes share: the models offered ({name: 'default' or run folder}; each is loaded once, on
+    first use, and runs in `precision`), the limits and the admission gate."""
+
+    models: dict[str, str | Path]
+    precision: str
+    limits: Limits
+    gate: _Gate
+    loaded: dict[str, Colorizer] = field(default_factory=dict)
+
+    def colorizer(self, name: str) -> Colorizer:
+        if name not in self.models:
+            raise ApiError(422, f"unknown model {name!r}; available: {', '.join(self.models)}")
+        if name not in self.loaded:
+            self.loaded[name] = Colorizer(self.models[name], precision=self.precision)
+        return self.loaded[name]
+
 
 def create_app(
     models: dict[str, str | Path] | None = None, limits: Limits | None = None, precision: str = "auto"
@@ -175,58 +201,64 @@ def create_app(
         docs_url="/docs",
         form_limits={"max_files": 2, "max_fields": 32, "max_part_size": 64 * 1024},  # 2 = image + reference
     )
-    app.add_middleware(_BodyGuard, max_bytes=limits.max_body_bytes, seconds=limits.body_seconds)
-    app.add_middleware(_WorkerHeader)
-    loaded: dict[str, Colorizer] = {}
-    gate = _Gate(limits.max_queue)
+    app.add_middleware(BodyGuard, max_bytes=limits.max_body_bytes, seconds=limits.body_seconds)
+    app.add_middleware(WorkerHeader)
+    served = _Served(models, precision, limits, _Gate(limits.max_queue))
+    _add_error_handlers(app)
+    _add_info_routes(app, served)
+    _add_colorize_route(app, served)
+    _add_palette_route(app, served)
+    _add_page(app)
+    return app
 
-    def colorizer(name: str) -> Colorizer:
-        if name not in models:
-            raise ApiError(422, f"unknown model {name!r}; available: {', '.join(models)}")
-        if name not in loaded:
-            loaded[name] = Colorizer(models[name], precision=precision)
-        return loaded[name]
 
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error is one JSON {"error": ...}."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_exception_handler(Exception, _internal)
 
-    @app.exception_handler(HTTPException)  # Starlette's own: 404, 405, an unreadable form, the body limits
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(x) for x in first.get("loc", []) if x != "body")
-        return JSONResponse(
-            {"error": f"invalid request: {where} {first.get('msg', '')}".strip()}, status_code=422
-        )
+async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def internal(_: Request, exc: Exception) -> JSONResponse:  # never a stack trace to the client
-        return JSONResponse({"error": "internal error"}, status_code=500)
 
+async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    """Starlette's own: 404, 405, an unreadable form, the body limits."""
+    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(x) for x in first.get("loc", []) if x != "body")
+    return JSONResponse(
+        {"error": f"invalid request: {where} {first.get('msg', '')}".strip()}, status_code=422
+    )
+
+
+async def _internal(_: Request, exc: Exception) -> JSONResponse:  # never a stack trace to the client
+    return JSONResponse({"error": "internal error"}, status_code=500)
+
+
+def _add_info_routes(app: FastAPI, served: _Served) -> None:
     @app.get("/health")
     def health() -> Health:
-        return Health(status="ok", models=list(models), pid=os.getpid())
+        return Health(status="ok", models=list(served.models), pid=os.getpid())
 
     @app.get("/api/models")
     def list_models() -> ModelList:
         out = []
-        for name in models:
-            c = colorizer(name)
+        for name in served.models:
+            c = served.colorizer(name)
             palette = c.model.kind == "classification"
             out.append(ModelInfo(name=name, architecture=c.model.arch["name"], hints=c.takes_hints,
                                  palette=palette, reference=c.takes_reference))  # fmt: skip
         return ModelList(models=out)
 
-    async def admitted(fn, *args):
-        gate.enter()
-        try:
-            return await run_in_threadpool(_locked, gate.run_lock, fn, *args)
-        finally:
-            gate.leave()
+
+def _add_colorize_route(app: FastAPI, served: _Served) -> None:
+    limits = served.limits
 
     @app.post(
         "/api/colorize",
@@ -245,7 +277,7 @@ def create_app(
         format: Annotated[Literal["png", "jpeg"], Form()] = "png",
     ) -> Response:
         parsed = _parse_hints(hints, limits.max_hints)
-        c = colorizer(model)
+        c = served.colorizer(model)
         if parsed and not c.takes_hints:
             raise ApiError(422, f"model {model!r} does not take colour hints")
         if reference is not None and not c.takes_reference:
@@ -255,8 +287,12 @@ def create_app(
         if reference is not None:
             data = await _read_upload(reference, limits)
             ref = await run_in_threadpool(_reference, data, limits, reference_strength)
-        body = await admitted(_colorize_bytes, c, rgb, parsed, saturation, format, ref)
+        body = await served.gate.admitted(_colorize_bytes, c, rgb, parsed, saturation, format, ref)
         return Response(body, media_type=f"image/{format}")
+
+
+def _add_palette_route(app: FastAPI, served: _Served) -> None:
+    limits = served.limits
 
     @app.post(
         "/api/palette",
@@ -271,21 +307,24 @@ def create_app(
         model: Annotated[str, Form()] = "default",
         k: Annotated[int, Form(ge=1, le=12)] = 6,
     ) -> Palette:
-        c = colorizer(model)
+        c = served.colorizer(model)
         if c.model.kind != "classification":
             raise ApiError(422, f"model {model!r} cannot suggest colours")
         rgb = await run_in_threadpool(_decode, await _read_upload(image, limits), limits)
         h, w = rgb.shape[:2]
         if not (x < w and y < h):
             raise ApiError(422, f"point ({x:g},{y:g}) is outside the {w}x{h} image")
-        return Palette(colors=await admitted(_palette, c, rgb, x, y, k))
+        return Palette(colors=await served.gate.admitted(_palette, c, rgb, x, y, k))
+
+
+def _add_page(app: FastAPI) -> None:
+    """The one static page, and its files."""
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
 
 
 def app_from_env() -> FastAPI:
@@ -296,64 +335,6 @@ def app_from_env() -> FastAPI:
     if settings["threads"]:
         torch.set_num_threads(settings["threads"])
     return create_app(settings["models"], Limits(**settings["limits"]), settings["precision"])
-
-
-class _BodyGuard:
-    """413 as soon as a request's body is known to be over `max_bytes` (its Content-Length, or what has
-    arrived), and 408 when it is not complete `seconds` after the request began; both as JSON errors raised
-    while the form is read. uvicorn has neither limit. A client that dribbles its upload a few bytes at a
-    time holds one connection for at most `seconds`; the others go on meanwhile, since bodies are read on
-    the event loop and admission (the 503 gate) begins only once a body is in. (FastAPI's own max_body_size
-    answers in plain text, hence this.)"""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, seconds: float) -> None:
-        self.app, self.max_bytes, self.seconds = app, max_bytes, seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        deadline = asyncio.get_running_loop().time() + self.seconds
-        length = dict(scope["headers"]).get(b"content-length", b"")
-        declared = int(length) if length.isdigit() else 0
-        received, complete = 0, False
-        too_large = HTTPException(413, f"request body larger than {self.max_bytes:,} bytes")
-
-        async def guarded_receive() -> Message:
-            nonlocal received, complete
-            if complete:
-                return await receive()
-            if declared > self.max_bytes:  # refused before a byte of it is read
-                raise too_large
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                raise HTTPException(408, f"request body not received within {self.seconds:g} s") from None
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise too_large
-            complete = message["type"] != "http.request" or not message.get("more_body", False)
-            return message
-
-        await self.app(scope, guarded_receive, send)
-
-
-class _WorkerHeader:
-    """Names the worker process in every answer (X-Polychromify-Worker: pid), so a client, a proxy's log or a
-    test can see which of `serve --workers N` answered."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        pid = str(os.getpid()).encode()
-
-        async def send_named(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (WORKER_HEADER.lower().encode(), pid)]
-            await send(message)
-
-        await self.app(scope, receive, send_named)
 
 
 def _locked(lock: threading.Lock, fn, *args):
