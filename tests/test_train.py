@@ -318,6 +318,7 @@ def test_training_on_some_of_the_photos(tiny_dataset, tmp_path):
     assert json.loads((run / "config.json").read_text())["train"]["train_photos"] == 2
     with pytest.raises(PolychromifyError, match="--train-photos must be 1.."):
         train(cfg(tiny_dataset, tmp_path / "many", train_photos=10_000), progress=False)
+    assert not (tmp_path / "many").exists()  # the data is checked before the run folder is claimed
 
 
 def test_distill_loss_is_zero_for_the_teachers_own_colours_and_pulls_towards_them():

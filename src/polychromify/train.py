@@ -24,8 +24,11 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from polychromify import checkpoint, metrics
+from polychromify.board import Board
+from polychromify.color import bin_prior, rebalance_weights
 from polychromify.data.dataset import LabDataset
 from polychromify.data.degrade import degrade_batch
+from polychromify.data.hints import sample_hints
 from polychromify.errors import PolychromifyError
 from polychromify.losses import compute_loss, distill_loss
 from polychromify.models.registry import BUILD_ONLY_ARGS, ColorModel, create_model
@@ -111,7 +114,11 @@ def pick_device(name: str) -> torch.device:
 
 
 def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> Path:
-    """Train `cfg.model` on `cfg.data` into `cfg.out`; returns the run folder."""
+    """Train `cfg.model` on `cfg.data` into `cfg.out`; returns the run folder.
+
+    The steps, in order: the device and (under torchrun) the process group; then `Trainer(...)`: the data,
+    the model (--init, --teacher), the run folder, the optimiser and lr schedule, a resumed state; then
+    `fit()`: each epoch's training steps, validation, logs and checkpoint; last, the final config."""
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     device = pick_device(cfg.device)
     if world > 1 and not dist.is_initialized():
@@ -127,7 +134,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
 
 
 class Trainer:
-    """One readable loop, split into small steps: set-up, run_epoch, validate, save."""
+    """One run: the set-up in __init__, the loop in fit, each a short list of named steps."""
 
     def __init__(
         self,
@@ -142,61 +149,111 @@ class Trainer:
         self.cfg, self.device, self.rank, self.world = cfg, device, rank, world
         self.run = Path(cfg.out)
         self.progress = progress and rank == 0
+        self._data()
+        self._model(resume)
+        if rank == 0:  # only once the model, data and teacher are known to be good
+            _claim_run_dir(self.run, resume, overwrite)
+        self._optimiser()
+        self.epoch, self.best_val, self.best_epoch, self.seconds, self.bad_epochs = 0, math.inf, -1, 0.0, 0
+        if resume:
+            self._load_state()
+        self.board = Board(self.run) if cfg.tensorboard and rank == 0 else None
+        # DistributedDataParallel over the ranks (one process: the model itself); --compile on top
+        self.ddp = torch.nn.parallel.DistributedDataParallel(self.model) if world > 1 else self.model
+        self.forward = torch.compile(self.ddp) if cfg.compile else self.ddp
+
+    # ------------------------------------------------------------ set-up
+
+    def _data(self) -> None:
+        """The splits, the samples trained on (--train-photos) and their sampling weights (--balance)."""
+        cfg = self.cfg
         self.train_set = LabDataset(cfg.data, "train")
         self.val_set = LabDataset(cfg.data, "val")
         if len(self.train_set) == 0:
             raise PolychromifyError(f"dataset {cfg.data} has no training samples")
+        self.pool = self.train_set.photo_subset(cfg.train_photos, cfg.seed)
+        self.sample_weights = self.train_set.balance_weights(cfg.balance, cfg.seed, self.pool)
+
+    def _model(self, resume: bool) -> None:
+        """The network (seeded, or from --init's weights), its --teacher and the loss's class weights."""
+        cfg = self.cfg
         torch.manual_seed(cfg.seed)
         # on resume the saved state holds the weights: a pretrained file is not needed (nor read) again
         args = {k: v for k, v in cfg.model_args.items() if not (resume and k in BUILD_ONLY_ARGS)}
-        self.model: ColorModel = create_model(cfg.model, **args).to(device)
+        self.model: ColorModel = create_model(cfg.model, **args).to(self.device)
         if cfg.init and not resume:
             checkpoint.load_into(self.model, cfg.init)
         self.teacher = self._teacher()
-        if rank == 0:  # only once the model, data and teacher are known to be good
-            _claim_run_dir(self.run, resume, overwrite)
         self.model = self.model.to(memory_format=torch.channels_last)
-        # every rank trains in rank 0's arithmetic (a rank on another kind of machine would resolve otherwise)
-        self.precision = from_rank0(resolve(cfg.precision, device, self.model, announce=rank == 0)).precision
-        self.opt = make_optimizer(self.model, cfg.lr, device)
-        self.base_lrs = [g["lr"] for g in self.opt.param_groups]
-        self.pool = self.train_set.photo_subset(cfg.train_photos, cfg.seed)  # the samples trained on
         self.class_weights = self._class_weights()
-        self.sample_weights = self.train_set.balance_weights(cfg.balance, cfg.seed, self.pool)
-        self.epoch, self.best_val, self.best_epoch, self.seconds, self.bad_epochs = 0, math.inf, -1, 0.0, 0
-        if resume:
-            self._load_state()
-        self.board = None
-        if cfg.tensorboard and rank == 0:
-            from polychromify.board import Board
 
-            self.board = Board(self.run)
-        self.ddp = torch.nn.parallel.DistributedDataParallel(self.model) if world > 1 else self.model
-        self.forward = torch.compile(self.ddp) if cfg.compile else self.ddp
+    def _teacher(self) -> ColorModel | None:
+        """The frozen model whose colours of the clean input the network also learns (`--teacher`): with
+        `--degrade`, a damaged print is pulled towards the colours its clean photo gets, and a clean one
+        keeps the teacher's."""
+        if self.cfg.teacher is None:
+            return None
+        teacher = checkpoint.load_model(self.cfg.teacher, self.device).requires_grad_(False)
+        if teacher.kind != "classification" or self.model.kind != "classification":
+            raise PolychromifyError("--teacher needs a bin model (classification) for both networks")
+        if not torch.equal(teacher.bins, self.model.bins):  # (False for other shapes too)
+            raise PolychromifyError(f"--teacher {self.cfg.teacher} predicts other ab bins than the network")
+        return teacher.to(memory_format=torch.channels_last)
 
-    # ------------------------------------------------------------ main loop
+    def _class_weights(self) -> torch.Tensor | None:
+        """Rebalancing weights from the empirical ab-bin prior of (up to 2,000) training samples."""
+        if self.model.kind != "classification":
+            return None
+        n = len(self.pool)
+        idx = self.pool[np.linspace(0, n - 1, min(n, 2000)).astype(np.int64)]
+        bins = self.model.bins.cpu().numpy()
+        prior = bin_prior(self.train_set.batch(idx)[1], bins)
+        weights = rebalance_weights(prior, lam=self.cfg.rebalance, bins=bins)
+        return torch.as_tensor(weights, dtype=torch.float32, device=self.device)
+
+    def _optimiser(self) -> None:
+        """The arithmetic, Adam and its base learning rates (which the schedule scales, step by step)."""
+        # every rank trains in rank 0's arithmetic (a rank on another kind of machine would resolve otherwise)
+        choice = resolve(self.cfg.precision, self.device, self.model, announce=self.rank == 0)
+        self.precision = from_rank0(choice).precision
+        self.opt = make_optimizer(self.model, self.cfg.lr, self.device)
+        self.base_lrs = [g["lr"] for g in self.opt.param_groups]
+
+    def _load_state(self) -> None:
+        """--resume: weights, optimiser and counters from train_state.pt; later metrics lines dropped."""
+        path = self.run / STATE
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+        except FileNotFoundError:
+            raise PolychromifyError(f"nothing to resume in {self.run}: no {STATE}") from None
+        except (RuntimeError, KeyError, ValueError, OSError) as exc:
+            raise PolychromifyError(f"cannot resume from {path}: {str(exc).splitlines()[0][:200]}") from None
+        self.epoch, self.best_epoch, self.bad_epochs = (int(x) for x in state["counters"])
+        self.best_val, self.seconds = (float(x) for x in state["floats"])
+        # metrics of epochs after the saved state (a crash between the two writes) are dropped
+        lines = (self.run / METRICS).read_text().splitlines() if (self.run / METRICS).exists() else []
+        kept = [x for x in lines if x.strip() and json.loads(x)["epoch"] <= self.epoch]
+        checkpoint.atomic_write_text(self.run / METRICS, "".join(x + "\n" for x in kept))
+
+    # ------------------------------------------------------------ the loop
 
     def fit(self) -> Path:
+        """Each epoch: its training steps, validation, then (rank 0) logs and checkpoint; until the planned
+        epochs, --max-minutes or early stopping (--patience). Last, the final config."""
         cfg = self.cfg
-        start = time.monotonic() - self.seconds
+        start = time.monotonic() - self.seconds  # a resumed run's clock goes on from its saved time
         stop_reason = "epochs"
         while self.epoch < cfg.epochs:
             out_of_time = self.run_epoch(start)
             val = self.validate()
-            self.epoch += 1
-            self.seconds = time.monotonic() - start
-            improved = val["val_loss"] < self.best_val
-            if improved:
-                self.best_val, self.best_epoch, self.bad_epochs = val["val_loss"], self.epoch, 0
-            else:
-                self.bad_epochs += 1
+            improved = self._count_epoch(val["val_loss"], start)
             if self.rank == 0:
-                self._save(improved or cfg.keep == "last", val)
-            if out_of_time:
-                stop_reason = "max_minutes"
-                break
-            if cfg.patience and self.bad_epochs >= cfg.patience:
-                stop_reason = "early_stopping"
+                self._log(val)
+                self._checkpoint(improved or cfg.keep == "last")
+            if out_of_time or (cfg.patience and self.bad_epochs >= cfg.patience):
+                stop_reason = "max_minutes" if out_of_time else "early_stopping"
                 break
         if self.rank == 0:
             self._write_config(stop_reason)
@@ -206,31 +263,20 @@ class Trainer:
 
     def run_epoch(self, start: float) -> bool:
         """One pass over this rank's share of the epoch's samples; returns True when out of time."""
-        cfg, model = self.cfg, self.ddp
-        model.train()
+        cfg = self.cfg
+        self.ddp.train()
         order = self._epoch_order()
         steps = len(order) // cfg.batch_size or 1
         if cfg.steps_per_epoch:
             steps = min(steps, cfg.steps_per_epoch)
-        gen = torch.Generator().manual_seed(cfg.seed * 1000 + self.epoch)
-        bar = tqdm(
-            range(steps),
-            desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-            disable=not self.progress or None,
-            leave=False,
-        )
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + self.epoch)  # the epoch's flips and hints
+        desc = f"epoch {self.epoch + 1}/{cfg.epochs}"
+        bar = tqdm(range(steps), desc=desc, disable=not self.progress or None, leave=False)
         total, out_of_time, seen, t0 = 0.0, False, 0, time.perf_counter()
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            flip = (torch.rand(len(idx), generator=gen) < 0.5).numpy() if cfg.flip else None
-            clean, ab = self.train_set.batch(idx, flip)
-            L = clean
-            if cfg.degrade:  # the input only: the network learns the clean colours of a damaged print
-                L = degrade_batch(clean, np.random.default_rng([cfg.seed, self.epoch, step]), cfg.degrade)
-            hints = self._hints(ab, gen)
-            factor = lr_factor(cfg.schedule, (self.epoch + step / steps) / cfg.epochs)
-            for group, base in zip(self.opt.param_groups, self.base_lrs, strict=True):
-                group["lr"] = base * factor
+            L, ab, hints, clean = self._batch(idx, step, gen)
+            self._set_lr((self.epoch + step / steps) / cfg.epochs)
             loss = self.step(L, ab, hints, clean)
             if not math.isfinite(loss):
                 raise PolychromifyError(
@@ -246,6 +292,38 @@ class Trainer:
         self.train_loss = total / (step + 1)
         self.images_per_s = seen * self.world / (time.perf_counter() - t0)  # training steps only
         return out_of_time
+
+    def _epoch_order(self) -> np.ndarray:
+        """This rank's sample order for the epoch: the same global permutation (or balanced draw) on every
+        rank, dealt out round-robin, so N processes see what one would see with an N-times larger batch."""
+        n = len(self.pool)
+        rng = np.random.default_rng([self.cfg.seed, self.epoch])
+        if self.sample_weights is None:
+            order = self.pool[rng.permutation(n)]
+        else:
+            order = self.pool[rng.choice(n, size=n, replace=True, p=self.sample_weights)]
+        usable = len(order) // self.world * self.world or len(order)
+        return order[:usable][self.rank :: self.world]
+
+    def _batch(
+        self, idx: np.ndarray, step: int, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Samples `idx` as (input L, true ab, hints or None, clean L): flipped, damaged and hinted as
+        configured. The flips draw from `gen` before the hints (seeded runs repeat only in this order)."""
+        cfg = self.cfg
+        flip = (torch.rand(len(idx), generator=gen) < 0.5).numpy() if cfg.flip else None
+        clean, ab = self.train_set.batch(idx, flip)
+        L = clean
+        if cfg.degrade:  # the input only: the network learns the clean colours of a damaged print
+            L = degrade_batch(clean, np.random.default_rng([cfg.seed, self.epoch, step]), cfg.degrade)
+        hints = sample_hints(ab, generator=gen, p=cfg.hint_p) if self.model.takes_hints else None
+        return L, ab, hints, clean
+
+    def _set_lr(self, progress: float) -> None:
+        """The schedule's learning rates at `progress` (0 to 1) of the planned epochs."""
+        factor = lr_factor(self.cfg.schedule, progress)
+        for group, base in zip(self.opt.param_groups, self.base_lrs, strict=True):
+            group["lr"] = base * factor
 
     def step(
         self, L: torch.Tensor, ab: torch.Tensor, hints: torch.Tensor | None, clean: torch.Tensor | None = None
@@ -273,8 +351,7 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         """Validation loss, seed accuracy and ab MSE over this rank's share, summed over ranks."""
         self.model.eval()
-        n = len(self.val_set)
-        idx = np.arange(self.rank, n, self.world)
+        idx = np.arange(self.rank, len(self.val_set), self.world)
         sums = torch.zeros(4, dtype=torch.float64)  # loss, seed_accuracy, mse, count (weighted by batch)
         batches = [idx[i : i + self.cfg.batch_size] for i in range(0, len(idx), self.cfg.batch_size)]
         for chunk in batches[: self.cfg.val_batches]:
@@ -283,16 +360,9 @@ class Trainer:
             with autocast(self.device.type, self.precision):
                 out = self.model(ColorModel.make_input(L, None, self.model.takes_hints)).float()
             pred = self.model.decode(out, L.shape[-2:])
-            k = len(chunk)
-            sums += torch.tensor(
-                [
-                    float(compute_loss(self.model, out, ab, self.class_weights)) * k,
-                    metrics.seed_accuracy(pred, ab) * k,
-                    metrics.mse_ab(pred, ab) * k,
-                    k,
-                ],
-                dtype=torch.float64,
-            )
+            loss = float(compute_loss(self.model, out, ab, self.class_weights))
+            terms = [loss, metrics.seed_accuracy(pred, ab), metrics.mse_ab(pred, ab), 1]
+            sums += torch.tensor([t * len(chunk) for t in terms], dtype=torch.float64)
         if self.world > 1:
             dist.all_reduce(sums)
         if sums[3] == 0:  # no validation split: fall back on the training loss
@@ -303,68 +373,21 @@ class Trainer:
             "val_mse_ab": float(sums[2] / sums[3]),
         }
 
-    # ------------------------------------------------------------ helpers
-
-    def _epoch_order(self) -> np.ndarray:
-        """This rank's sample order for the epoch: the same global permutation (or balanced draw) on every
-        rank, dealt out round-robin, so N processes see what one would see with an N-times larger batch."""
-        n = len(self.pool)
-        rng = np.random.default_rng([self.cfg.seed, self.epoch])
-        if self.sample_weights is None:
-            order = self.pool[rng.permutation(n)]
+    def _count_epoch(self, val_loss: float, start: float) -> bool:
+        """The counters after an epoch (best, epochs without improvement, time); True if it is the best."""
+        self.epoch += 1
+        self.seconds = time.monotonic() - start
+        improved = val_loss < self.best_val
+        if improved:
+            self.best_val, self.best_epoch, self.bad_epochs = val_loss, self.epoch, 0
         else:
-            order = self.pool[rng.choice(n, size=n, replace=True, p=self.sample_weights)]
-        usable = len(order) // self.world * self.world or len(order)
-        return order[:usable][self.rank :: self.world]
+            self.bad_epochs += 1
+        return improved
 
-    def _teacher(self) -> ColorModel | None:
-        """The frozen model whose colours of the clean input the network also learns (`--teacher`): with
-        `--degrade`, a damaged print is pulled towards the colours its clean photo gets, and a clean one
-        keeps the teacher's."""
-        if self.cfg.teacher is None:
-            return None
-        teacher = checkpoint.load_model(self.cfg.teacher, self.device).requires_grad_(False)
-        if teacher.kind != "classification" or self.model.kind != "classification":
-            raise PolychromifyError("--teacher needs a bin model (classification) for both networks")
-        if not torch.equal(teacher.bins, self.model.bins):  # (False for other shapes too)
-            raise PolychromifyError(f"--teacher {self.cfg.teacher} predicts other ab bins than the network")
-        return teacher.to(memory_format=torch.channels_last)
+    # ------------------------------------------------------------ logs and checkpoint (rank 0)
 
-    def _hints(self, ab: torch.Tensor, gen: torch.Generator) -> torch.Tensor | None:
-        if not self.model.takes_hints:
-            return None
-        from polychromify.data.hints import sample_hints
-
-        return sample_hints(ab, generator=gen, p=self.cfg.hint_p)
-
-    def _class_weights(self) -> torch.Tensor | None:
-        """Rebalancing weights from the empirical ab-bin prior of (up to 2,000) training samples."""
-        if self.model.kind != "classification":
-            return None
-        from polychromify.color import bin_prior, rebalance_weights
-
-        n = len(self.pool)
-        idx = self.pool[np.linspace(0, n - 1, min(n, 2000)).astype(np.int64)]
-        bins = self.model.bins.cpu().numpy()
-        prior = bin_prior(self.train_set.batch(idx)[1], bins)
-        return torch.as_tensor(
-            rebalance_weights(prior, lam=self.cfg.rebalance, bins=bins),
-            dtype=torch.float32,
-            device=self.device,
-        )
-
-    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
-        return t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-
-    def _agree(self, flag: bool) -> bool:
-        """True on every rank if it is true on any (so all ranks stop at the same step)."""
-        if self.world == 1:
-            return flag
-        t = torch.tensor([float(flag)])
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
-
-    def _save(self, improved: bool, val: dict[str, float]) -> None:
+    def _log(self, val: dict[str, float]) -> None:
+        """The epoch's line of metrics.jsonl and, with --tensorboard, its curves and picture."""
         record = {
             "epoch": self.epoch,
             "train_loss": self.train_loss,
@@ -376,10 +399,12 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
         if self.board is not None:
             data = self.val_set if len(self.val_set) else self.train_set
-            self.board.epoch(
-                self.epoch, record, self.opt.param_groups[0]["lr"], self.model, data, self.precision
-            )
-        if improved:
+            lr = self.opt.param_groups[0]["lr"]
+            self.board.epoch(self.epoch, record, lr, self.model, data, self.precision)
+
+    def _checkpoint(self, keep_weights: bool) -> None:
+        """model.safetensors (when `keep_weights`), train_state.pt (atomically) and a "running" config."""
+        if keep_weights:
             checkpoint.save_weights(self.run / checkpoint.WEIGHTS, self.model)
         state = {
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
@@ -416,22 +441,18 @@ class Trainer:
             checkpoint.save_weights(weights, self.model)
         checkpoint.write_config(self.run, self.model, extra)
 
-    def _load_state(self) -> None:
-        path = self.run / STATE
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            self.model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["optimizer"])
-        except FileNotFoundError:
-            raise PolychromifyError(f"nothing to resume in {self.run}: no {STATE}") from None
-        except (RuntimeError, KeyError, ValueError, OSError) as exc:
-            raise PolychromifyError(f"cannot resume from {path}: {str(exc).splitlines()[0][:200]}") from None
-        self.epoch, self.best_epoch, self.bad_epochs = (int(x) for x in state["counters"])
-        self.best_val, self.seconds = (float(x) for x in state["floats"])
-        # metrics of epochs after the saved state (a crash between the two writes) are dropped
-        lines = (self.run / METRICS).read_text().splitlines() if (self.run / METRICS).exists() else []
-        kept = [x for x in lines if x.strip() and json.loads(x)["epoch"] <= self.epoch]
-        checkpoint.atomic_write_text(self.run / METRICS, "".join(x + "\n" for x in kept))
+    # ------------------------------------------------------------ helpers
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        return t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+
+    def _agree(self, flag: bool) -> bool:
+        """True on every rank if it is true on any (so all ranks stop at the same step)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([float(flag)])
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
 
 
 def _claim_run_dir(run: Path, resume: bool, overwrite: bool) -> None:
