@@ -104,8 +104,8 @@ def test_one_line_api_loads_the_model_once_and_again_when_its_weights_change(mon
     from polychromify import checkpoint
 
     loads = []
-    real = inference.load_model
-    monkeypatch.setattr(inference, "load_model", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
+    real = checkpoint.load_model  # what resolve_model loads with
+    monkeypatch.setattr(checkpoint, "load_model", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
     inference._kept_colorizer.cache_clear()
     grey = np.full((24, 32), 120, np.uint8)
     for _ in range(3):

@@ -17,7 +17,9 @@ from safetensors.torch import load_file, save_file
 
 from polychromify.errors import PolychromifyError
 from polychromify.models.registry import ColorModel, count_parameters, create_model, load_strictly
+from polychromify.version import __version__
 
+ASSETS = Path(__file__).parent / "assets"  # the shipped models, a folder each
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
@@ -43,8 +45,6 @@ def _write_safetensors(path: Path, state: dict[str, torch.Tensor]) -> None:
 
 def write_config(run_dir: Path, model: ColorModel, extra: dict[str, Any] | None = None) -> None:
     """config.json: the architecture and its arguments, parameter count, package version, plus `extra`."""
-    from polychromify import __version__
-
     model = _unwrap(model)
     config = {"arch": model.arch, "parameters": count_parameters(model), "version": __version__}
     config |= extra or {}
@@ -134,3 +134,29 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     while hasattr(model, "module") or hasattr(model, "_orig_mod"):
         model = getattr(model, "module", None) or model._orig_mod
     return model
+
+
+def resolve_model(model: str | Path | ColorModel, device: str | torch.device = "cpu") -> ColorModel:
+    """'default' (the shipped model), a shipped model's name, or a run folder -> model in eval mode."""
+    if isinstance(model, ColorModel):
+        return model.to(device).eval()
+    shipped = (
+        sorted(p.name for p in ASSETS.iterdir() if (p / "config.json").exists()) if ASSETS.is_dir() else []
+    )
+    if str(model) in shipped:
+        return load_model(ASSETS / str(model), device)
+    if Path(model).is_dir():
+        return load_model(model, device)
+    raise PolychromifyError(f"unknown model {str(model)!r}: give a run folder or one of {', '.join(shipped)}")
+
+
+def model_folder(model: str | Path) -> Path:
+    """The folder of a shipped model's name or of a run."""
+    shipped = ASSETS / str(model)
+    return shipped if (shipped / "config.json").is_file() else Path(model)
+
+
+def shipped_config(model: str | Path) -> dict:
+    """A shipped model's config.json ({} for anything else)."""
+    path = ASSETS / str(model) / "config.json"
+    return json.loads(path.read_text()) if str(model) and path.is_file() else {}

@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from polychromify import __version__
+from polychromify.checkpoint import model_folder, read_config, resolve_model
 from polychromify.color import AB_SCALE, L_CENTER, L_RANGE
 from polychromify.errors import PolychromifyError
 from polychromify.models.registry import ColorModel
+from polychromify.version import __version__
 
 MULTIPLE = 16
 OPSET = 17
@@ -101,9 +102,6 @@ def export_onnx(model: ColorModel, metadata: dict[str, str] | None = None) -> by
 
 def export_model(model: str | Path, dest: str | Path, overwrite: bool = False) -> dict[str, str]:
     """'default', a shipped model's name or a run folder -> DEST.onnx; returns the metadata written."""
-    from polychromify.checkpoint import read_config
-    from polychromify.inference import model_folder, resolve_model
-
     dest = Path(dest)
     if dest.suffix.lower() != ".onnx":
         raise PolychromifyError(f"{dest}: the output file must end in .onnx")

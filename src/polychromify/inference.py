@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -20,19 +19,18 @@ import numpy as np
 import torch
 from PIL import Image
 
-from polychromify.checkpoint import load_model
+from polychromify.checkpoint import ASSETS, model_folder, resolve_model, shipped_config  # noqa: F401 (the API)
 from polychromify.color import grey_ab_to_rgb, grey_lightness, normalize_l, rgb_to_lab, to_grey
-from polychromify.data.images import _to_srgb, open_image
+from polychromify.config import RUNTIMES, ColourOptions
+from polychromify.data.images import to_rgb_array
 from polychromify.errors import PolychromifyError
+from polychromify.export import OnnxNet, export_onnx
 from polychromify.models.registry import ColorModel, fold_batch_norm
-from polychromify.precision import Choice, autocast, check_precision, resolve
-from polychromify.reference import STRENGTH as REFERENCE_STRENGTH
+from polychromify.precision import Choice, autocast, check_precision, pick_device, resolve
 from polychromify.reference import Reference
 from polychromify.runtime import keep_freed_memory
 from polychromify.spread import spread_hints
 
-ASSETS = Path(__file__).parent / "assets"
-RUNTIMES = ("torch", "onnx")
 HINT_RADIUS = 1  # a hint paints a (2r+1)^2 patch of the network's input grid
 
 
@@ -65,24 +63,8 @@ def parse_hint(text: str) -> Hint:
     return Hint(x, y, "#" + colour[1].lower())
 
 
-def resolve_model(model: str | Path | ColorModel, device: str | torch.device = "cpu") -> ColorModel:
-    """'default' (the shipped model), a shipped model's name, or a run folder -> model in eval mode."""
-    if isinstance(model, ColorModel):
-        return model.to(device).eval()
-    shipped = (
-        sorted(p.name for p in ASSETS.iterdir() if (p / "config.json").exists()) if ASSETS.is_dir() else []
-    )
-    if str(model) in shipped:
-        return load_model(ASSETS / str(model), device)
-    if Path(model).is_dir():
-        return load_model(model, device)
-    raise PolychromifyError(f"unknown model {str(model)!r}: give a run folder or one of {', '.join(shipped)}")
-
-
 def _onnx_net(model: str | Path | ColorModel):
     """An .onnx file, or any model exported in memory, on onnxruntime."""
-    from polychromify.export import OnnxNet, export_onnx
-
     if isinstance(model, str | Path) and str(model).lower().endswith(".onnx"):
         if not Path(model).is_file():
             raise PolychromifyError(f"no such file: {model}")
@@ -97,17 +79,6 @@ def _for_inference(model: str | Path | ColorModel, device: torch.device) -> Colo
     reordered between layers (the old default in bf16: 2x faster than the default layout)."""
     net = resolve_model(copy.deepcopy(model) if isinstance(model, ColorModel) else model, device)
     return net.to(memory_format=torch.channels_last)
-
-
-def model_folder(model: str | Path) -> Path:
-    """The folder of a shipped model's name or of a run."""
-    shipped = ASSETS / str(model)
-    return shipped if (shipped / "config.json").is_file() else Path(model)
-
-
-def _shipped_config(model: str | Path) -> dict:
-    path = ASSETS / str(model) / "config.json"
-    return json.loads(path.read_text()) if str(model) and path.is_file() else {}
 
 
 class Colorizer:
@@ -140,7 +111,7 @@ class Colorizer:
         self.mirror = mirror
         # A shipped model may name a partner for photos with hints (a model that colorizes best on its own
         # paired with one trained to follow hints closely).
-        partner = _shipped_config(model).get("hint_model") if isinstance(model, str | Path) else None
+        partner = shipped_config(model).get("hint_model") if isinstance(model, str | Path) else None
         if runtime == "onnx":
             if precision == "bf16":
                 raise PolychromifyError("onnxruntime runs fp32 here: use --precision auto or fp32 with it")
@@ -159,6 +130,11 @@ class Colorizer:
         if self.precision == "fp32":
             for net in {self.model, self.hint_model}:
                 fold_batch_norm(net)
+
+    @classmethod
+    def from_options(cls, o: ColourOptions) -> Colorizer:
+        """The colorizer that `colorize`, `video` and the web page's options ask for."""
+        return cls(o.model, str(pick_device(o.device)), o.input_size, o.precision, o.runtime, mirror=o.mirror)
 
     @property
     def takes_hints(self) -> bool:
@@ -279,18 +255,6 @@ def _hint_tensor(hints: Sequence[Hint], w: int, h: int, gw: int, gh: int) -> tor
     return t
 
 
-def to_rgb_array(image: str | Path | Image.Image | np.ndarray, keep_grey: bool = False) -> np.ndarray:
-    """A path, PIL image or array -> (H,W,3) uint8 sRGB, EXIF-rotated; keep_grey: a grey one as (H,W)
-    (colorizing needs only its grey levels: a 12-MP grey photo is not spread over three channels first)."""
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8 or image.ndim not in (2, 3):
-            raise PolychromifyError("arrays must be uint8 (H,W) or (H,W,3)")
-        return image if image.ndim == 3 or keep_grey else np.repeat(image[..., None], 3, axis=2)
-    if isinstance(image, Image.Image):
-        return np.asarray(_to_srgb(image, keep_grey))
-    return np.asarray(open_image(image, keep_grey=keep_grey))
-
-
 def colorize(
     image: str | Path | Image.Image | np.ndarray,
     model: str | Path | ColorModel = "default",
@@ -300,7 +264,7 @@ def colorize(
     precision: str = "auto",
     runtime: str = "torch",
     reference: str | Path | Image.Image | np.ndarray | Reference | None = None,
-    reference_strength: float = REFERENCE_STRENGTH,
+    reference_strength: float = ColourOptions.reference_strength,
 ) -> Image.Image:
     """Colorize one photo (path, PIL image or uint8 array) at its full resolution; returns a PIL image.
     reference: a colour photo (or its `Reference`) whose colours the result takes, with reference_strength

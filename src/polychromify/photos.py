@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +14,13 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from polychromify.config import ColorizeJob, ColourOptions
 from polychromify.data.images import EXTENSIONS, ImageError, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
 from polychromify.reference import Reference
 
+Hints = dict[str, list[Hint]] | list[Hint]  # the same for every photo, or by file name
 # Output format by extension; inputs with any other extension are written as PNG.
 SAVE_FORMATS = {
     ".jpg": "JPEG",
@@ -75,7 +78,7 @@ def plan(inputs: Sequence[str], out: Path, fmt: str | None = None) -> list[Job]:
     ]
 
 
-def load_hints(hint_args: Sequence[str], hints_file: Path | None) -> dict[str, list[Hint]] | list[Hint]:
+def load_hints(hint_args: Sequence[str], hints_file: Path | None) -> Hints:
     """--hint X,Y,#RRGGBB (for every input) or --hints FILE.json: a list [{x,y,color}] for every input, or
     {"file name": [...]} per input."""
     hints = [parse_hint(h) for h in hint_args]
@@ -102,7 +105,7 @@ def load_hints(hint_args: Sequence[str], hints_file: Path | None) -> dict[str, l
 def colorize_files(
     jobs: Sequence[Job],
     colorizer: Colorizer,
-    hints: dict[str, list[Hint]] | list[Hint] = (),
+    hints: Hints = (),
     saturation: float = 1.0,
     skip_existing: bool = False,
     progress: bool = True,
@@ -203,3 +206,42 @@ def _save(rgb: np.ndarray, dst: Path) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise PolychromifyError(f"cannot write {dst}: {exc.strerror or exc}") from None
+
+
+def colour_setup(
+    o: ColourOptions, hints_file: Path | None = None
+) -> tuple[Colorizer, Hints, Reference | None]:
+    """The colorizer, hints and reference photo the options ask for, each checked: one clear error before
+    any photo or frame is read."""
+    hints = load_hints(o.hints, hints_file)
+    reference = None if o.reference is None else Reference.of(o.reference, o.reference_strength)
+    colorizer = Colorizer.from_options(o)
+    if hints and not colorizer.takes_hints:
+        raise PolychromifyError(f"model {o.model} does not take colour hints")
+    if reference is not None and not colorizer.takes_reference:
+        raise PolychromifyError(
+            f"model {o.model} cannot take colours from a reference photo: that needs a model over ab bins "
+            "(the default, mnv2-unet, unet or eccv16) on the torch runtime"
+        )
+    return colorizer, hints, reference
+
+
+def colorize_job(job: ColorizeJob) -> int:
+    """`polychromify colorize`: says each failure on stderr as it happens; exit code 1 if any failed."""
+    jobs = plan(job.inputs, job.out, job.format)
+    world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
+    jobs = jobs[rank::world]  # under torchrun each rank takes its share
+    colorizer, hints, reference = colour_setup(job.colour, job.hints_file)
+
+    def report(line: str) -> None:
+        print(f"polychromify: {line}", file=sys.stderr)
+
+    done, skipped, failed = colorize_files(
+        jobs, colorizer, hints, job.colour.saturation, job.skip_existing, report=report, reference=reference
+    )
+    print(
+        f"colorized {done} photo(s) -> {job.out}"
+        + (f", {skipped} already done" if skipped else "")
+        + (f", {failed} failed" if failed else "")
+    )
+    return 1 if failed else 0

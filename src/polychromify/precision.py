@@ -10,6 +10,7 @@ emulated and about 10x slower than fp32. Under torchrun rank 0's choice is every
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +31,25 @@ def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise PolychromifyError(f"unknown precision {precision!r}: use auto, fp32 or bf16")
     return precision
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' -> cuda, then mps, then cpu; anything else is checked."""
+    import torch  # here, so that the command line's option parsing does not load torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise PolychromifyError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise PolychromifyError("--device cuda asked for, but no CUDA GPU is available")
+    return device
 
 
 def autocast(device_type: str, precision: str) -> torch.autocast:
@@ -142,7 +162,6 @@ def from_rank0(choice: Choice) -> Choice:
 
 def machine() -> dict:
     """What every benchmark's JSON says about the machine it ran on."""
-    import os
     import platform
 
     import torch

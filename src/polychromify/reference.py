@@ -20,15 +20,16 @@ import torch
 from PIL import Image
 
 from polychromify.color import AB_SCALE, bin_prior, rgb_to_lab
+from polychromify.config import ColourOptions
+from polychromify.data.images import open_image, to_rgb_array
 from polychromify.errors import PolychromifyError
 
 SIDE = 256  # the reference is reduced to this longer side: its histogram, not its detail, is what counts
 ITERATIONS = 5  # EM steps; on held-out photos the histogram's gap stops shrinking after 3 to 5
 FLOOR = 1e-4  # a bin the reference lacks keeps this share, so no colour is ruled out entirely
 # How far the photo's colour distribution goes towards the reference's: its target is the geometric blend
-# own^(1 - s) * reference^s. At 1 the photo takes the reference's proportions too (a reference of mostly
-# sky turns part of a field blue); at 0.75 it takes the reference's colours, partly in its own proportions.
-STRENGTH = 0.75
+# own^(1 - s) * reference^s (the default s and what it means: config.ColourOptions.reference_strength).
+STRENGTH = ColourOptions.reference_strength
 
 
 @dataclass(eq=False)
@@ -50,9 +51,6 @@ class Reference:
         """A colour photo (path, file bytes, PIL image or uint8 array) -> its colours, with a clear error
         for a file that is not a photo and for a black-and-white one (it has no colours to give).
         strength: from 0 (the model's own colours) to 1 (the reference's palette in its proportions)."""
-        from polychromify.data.images import open_image
-        from polychromify.inference import to_rgb_array
-
         where = f" {image}" if isinstance(image, str | Path) else ""
         try:
             if isinstance(image, str | Path | bytes):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from polychromify.checkpoint import atomic_write_text
+from polychromify.config import StudyJob
 from polychromify.errors import PolychromifyError
 from polychromify.evaluate import evaluate_dataset
 from polychromify.models.autoencoders import HP_TABLE
@@ -225,6 +226,17 @@ def study(
         out / "README.md", _readme(photos, data, name, mode, results, report, pairs, sweep_table, timing)
     )
     return out
+
+
+def study_job(job: StudyJob) -> Path:
+    """`polychromify study`: the options -> `study`; a budget option given replaces the mode's budget."""
+    budget = None
+    if job.epochs or job.max_minutes or job.steps_per_epoch:
+        budget = Budget(job.epochs or Budget.epochs, job.max_minutes, steps_per_epoch=job.steps_per_epoch)
+    mode = "quick" if job.quick else job.budget
+    return study(
+        job.photos, job.out, mode, budget, job.size, job.crops_per_image, job.encoder_weights, job.degrade
+    )
 
 
 def _default_heldout() -> set[str]:

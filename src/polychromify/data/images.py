@@ -64,7 +64,7 @@ def open_image(
                     im.draft("RGB", (int(w / scale) + 1, int(h / scale) + 1))
             im.load()
             im = ImageOps.exif_transpose(im)
-            return _to_srgb(im, keep_grey)
+            return to_srgb(im, keep_grey)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -76,7 +76,7 @@ def open_image(
         raise ImageError(f"cannot decode image: {msg}") from None
 
 
-def _to_srgb(im: Image.Image, keep_grey: bool = False) -> Image.Image:
+def to_srgb(im: Image.Image, keep_grey: bool = False) -> Image.Image:
     """Any Pillow mode -> 8-bit RGB in sRGB (or 'L' for grey ones with keep_grey); alpha is composited
     on white."""
     icc = im.info.get("icc_profile")
@@ -99,3 +99,15 @@ def _to_srgb(im: Image.Image, keep_grey: bool = False) -> Image.Image:
     if im.mode != "RGB" and not (keep_grey and im.mode == "L"):
         im = im.convert("RGB")
     return im
+
+
+def to_rgb_array(image: str | Path | Image.Image | np.ndarray, keep_grey: bool = False) -> np.ndarray:
+    """A path, PIL image or array -> (H,W,3) uint8 sRGB, EXIF-rotated; keep_grey: a grey one as (H,W)
+    (colorizing needs only its grey levels: a 12-MP grey photo is not spread over three channels first)."""
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3):
+            raise PolychromifyError("arrays must be uint8 (H,W) or (H,W,3)")
+        return image if image.ndim == 3 or keep_grey else np.repeat(image[..., None], 3, axis=2)
+    if isinstance(image, Image.Image):
+        return np.asarray(to_srgb(image, keep_grey))
+    return np.asarray(open_image(image, keep_grey=keep_grey))

@@ -20,7 +20,7 @@ import os
 import shutil
 import zipfile
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,52 +28,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from polychromify.color import chroma, rgb_to_lab
+from polychromify.config import SPLITS, PrepareConfig
 from polychromify.data.images import ImageError, open_image
 from polychromify.errors import PolychromifyError
 
 FORMAT = "polychromify-dataset"
-SPLITS = ("train", "val", "test")
 MIN_CROP_SCALE = 0.3  # random crops cover 30%..90% of the shorter side
 MIN_SIDE = 16  # smaller photos are skipped: a 1xN stripe stretched to SxS teaches nothing
-
-
-@dataclass(frozen=True)
-class PrepareConfig:
-    size: int = 128
-    resize: str = "stretch"  # "stretch": plain resize to a square (the seed); "crop": centre crop
-    crops_per_image: int = 0  # extra random crops per photo, on top of the whole photo
-    split: tuple[float, float, float] = (0.64, 0.16, 0.20)
-    seed: int = 0
-    crop_seed: int | None = None  # seed of the random crops (None: `seed`): fresh crops, same split
-    min_chroma: float = 2.0  # mean CIELAB chroma below this = a grey photo, skipped
-    shard_size: int = 4096
-    exclude: tuple[str, ...] = ()  # glob patterns of relative file names to leave out
-    workers: int = field(default=0, compare=False)  # 0 = all cores
-
-    def __post_init__(self) -> None:
-        if len(self.split) != 3 or any(f < 0 for f in self.split) or abs(sum(self.split) - 1) > 1e-6:
-            raise PolychromifyError(f"invalid split {self.split}: need three fractions >= 0 summing to 1")
-        if self.split[0] <= 0:
-            raise PolychromifyError("invalid split: the train fraction must be > 0")
-        if self.resize not in ("stretch", "crop"):
-            raise PolychromifyError(f"unknown resize rule {self.resize!r}: use 'stretch' or 'crop'")
-        if not 8 <= self.size <= 1024:
-            raise PolychromifyError(f"invalid size {self.size}: use 8..1024")
-        if self.crops_per_image < 0:
-            raise PolychromifyError("--crops-per-image must be >= 0")
-
-
-def parse_split(text: str) -> tuple[float, float, float]:
-    """'0.64,0.16,0.2' -> (0.64, 0.16, 0.2); raises PolychromifyError on anything else."""
-    try:
-        parts = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        raise PolychromifyError(
-            f"invalid split {text!r}: expected three numbers like 0.64,0.16,0.20"
-        ) from None
-    if len(parts) != 3:
-        raise PolychromifyError(f"invalid split {text!r}: expected three numbers like 0.64,0.16,0.20")
-    return parts  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- sources
@@ -371,3 +332,18 @@ def _replace_dir(new: Path, dst: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(new, dst)
+
+
+def summary(manifest: dict, out: str | Path) -> str:
+    """What `prepare` made (or found made), for people."""
+    if manifest.get("reused"):
+        return f"{out} is up to date (same photos and settings); nothing to do"
+    c, p, skipped = manifest["counts"], manifest["photos"], manifest["skipped"]
+    lines = [f"prepared {sum(c.values())} samples from {sum(p.values())} photos -> {out}"]
+    lines.append("  " + ", ".join(f"{s}: {c[s]} samples / {p[s]} photos" for s in c))
+    if skipped:
+        lines.append(f"  skipped {len(skipped)} files (all listed in {Path(out) / 'manifest.json'}):")
+        lines += [f"    {s['file']}: {s['reason']}" for s in skipped[:10]]
+        if len(skipped) > 10:
+            lines.append(f"    ... and {len(skipped) - 10} more")
+    return "\n".join(lines)

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from polychromify.errors import PolychromifyError
-
-if TYPE_CHECKING:
-    from polychromify.reference import Reference
+from polychromify.reference import Reference, check_reference_model, colours_like
 
 _FACTORIES: dict[str, Callable[..., ColorModel]] = {}
 # Arguments that only say where a model's starting weights come from (a pretrained encoder's file): they
@@ -68,8 +66,6 @@ class ColorModel(nn.Module):
         photo's `Reference`, whose colours a classification model's distributions are matched to."""
         out = self(self.make_input(L, hints, self.takes_hints))
         if reference is not None:
-            from polychromify.reference import check_reference_model, colours_like
-
             check_reference_model(self)
             return colours_like(self, out, L.shape[-2:], reference)
         return self.decode(out, L.shape[-2:])
@@ -90,18 +86,15 @@ def register_model(name: str, description: str = "") -> Callable:
 
 def list_models() -> list[str]:
     """Names of all registered models, sorted."""
-    _load_all()
     return sorted(_FACTORIES)
 
 
 def describe(name: str) -> str:
-    _load_all()
     return _DESCRIPTIONS[name]
 
 
 def create_model(name: str, **overrides: Any) -> ColorModel:
     """Build the model registered as `name`, with keyword overrides of its factory's defaults."""
-    _load_all()
     if name not in _FACTORIES:
         raise PolychromifyError(f"unknown model {name!r}; choose one of: {', '.join(sorted(_FACTORIES))}")
     factory = _FACTORIES[name]
@@ -143,6 +136,18 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _load_all() -> None:
-    # Importing the family modules runs their @register_model decorators.
-    from polychromify.models import autoencoders, mobilenet, unet, zhang  # noqa: F401
+def model_table() -> list[dict[str, Any]]:
+    """Every registered model: name, parameter count, kind, whether it takes hints, a line about it."""
+    rows = []
+    for name in list_models():
+        m = create_model(name)
+        rows.append(
+            {
+                "name": name,
+                "parameters": count_parameters(m),
+                "kind": m.kind,
+                "hints": m.takes_hints,
+                "description": describe(name),
+            }
+        )
+    return rows
