@@ -220,7 +220,7 @@ def models(job: c.ModelsJob) -> int:
 
 
 def train(job: c.TrainJob) -> int:
-    from polychromify.train import resume_config, train
+    from polychromify.train import resume_config, summary, train
 
     if job.resume:
         cfg = resume_config(job.resume, **{k: getattr(job.run, k) for k in c.RESUMABLE if k in job.given})
@@ -230,13 +230,7 @@ def train(job: c.TrainJob) -> int:
         cfg = job.run
     run = train(cfg, resume=bool(job.resume), overwrite=job.overwrite)
     if int(os.environ.get("RANK", 0)) == 0:
-        config = json.loads((run / "config.json").read_text())
-        print(
-            f"trained {config['arch']['name']} ({config['parameters']:,} parameters) for "
-            f"{config['epochs_done']} epochs in {config['train_seconds']:.0f} s "
-            f"(best epoch {config['best_epoch']}, val loss {config['best_val_loss']:.4f}, "
-            f"stopped by {config['status']}) -> {run}"
-        )
+        print(summary(run))
     return 0
 
 

@@ -212,9 +212,12 @@ class TrainConfig:
     epochs: int = opt(25, "epochs (default: {default}, the seed's)")
     batch_size: int = opt(32, "batch size per process (default: {default})")
     lr: float = opt(1e-3, "Adam learning rate (default: 1e-3)")  # Adam, as the seed
-    max_minutes: float | None = opt(None, "wall-clock budget; training stops when it is spent")
+    max_minutes: float | None = opt(
+        None, "wall-clock budget; training stops when it is spent"
+    )  # after a step
     device: str = opt("auto", "auto (default: cuda > mps > cpu), cpu, cuda, cuda:N, mps")
     precision: str = _precision()
+    # the training forward, and so its backward
     compile: bool = opt(False, "torch.compile the model (slow start; see docs/performance.md)")
     seed: int = opt(0)
     flip: bool = opt(True, "no random horizontal flips", flags="--no-flip", action="store_false")
@@ -258,7 +261,7 @@ class TrainConfig:
         type=share,
         metavar="W",
     )
-    schedule: str = opt(
+    schedule: str = opt(  # the cosine is applied per step
         "constant",
         "learning rate over the --epochs: constant (the seed's) or cosine decay to zero",
         choices=["constant", "cosine"],

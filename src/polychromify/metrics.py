@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from polychromify.color import AB_SCALE
+from polychromify.color import AB_SCALE, ab_bins, nearest_bin
 
 
 def mse_ab(pred: torch.Tensor, true: torch.Tensor) -> float:
@@ -41,8 +41,6 @@ def auc(
 
 def bin_counts(true: torch.Tensor) -> torch.Tensor:
     """How many ground-truth pixels of ab (N,2,H,W) fall in each ab bin, (Q,)."""
-    from polychromify.color import ab_bins, nearest_bin
-
     bins = torch.tensor(ab_bins(), dtype=torch.float32)
     idx = torch.cat([nearest_bin(chunk, bins) for chunk in true.float().split(8)])
     return torch.bincount(idx.flatten(), minlength=len(bins)).double()
@@ -52,8 +50,6 @@ def rebalancing_weights(true: torch.Tensor, counts: torch.Tensor | None = None) 
     """Per-pixel weight 1/p(bin of the ground truth), (N,H,W). p is the bin distribution of the whole
     evaluation set (`counts` from `bin_counts`), or of `true` itself when not given. Each colour class
     then counts equally, so predicting grey everywhere no longer scores well."""
-    from polychromify.color import ab_bins, nearest_bin
-
     bins = torch.tensor(ab_bins(), dtype=torch.float32)
     idx = torch.cat([nearest_bin(chunk, bins) for chunk in true.float().split(8)])
     counts = bin_counts(true) if counts is None else counts

@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from polychromify.color import AB_SCALE, lab_to_rgb  # noqa: E402
+from polychromify.data.dataset import LabDataset, first_views  # noqa: E402
 from polychromify.evaluate import predict_split, run_info, score_arrays, score_predictions  # noqa: E402
 
 COLUMNS = [  # (key, header, format)
@@ -62,7 +63,6 @@ def compare(
     whole: score the whole photos only (not their random crops). unseen: photo names (as in the dataset's
     manifest) whose rows also go to unseen.md. degrade: a `data.degrade.LEVELS` name: two more columns,
     rebalanced AuC and hue accuracy with every input damaged like an old print at that level."""
-    from polychromify.data.dataset import LabDataset, first_views
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -12,10 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from polychromify.checkpoint import atomic_write_text
-from polychromify.config import StudyJob
+from polychromify.config import PrepareConfig, StudyJob
+from polychromify.data.dataset import LabDataset
+from polychromify.data.prepare import prepare
 from polychromify.errors import PolychromifyError
 from polychromify.evaluate import evaluate_dataset
 from polychromify.models.autoencoders import HP_TABLE
+from polychromify.models.mobilenet import MobileNetV2, load_imagenet
 from polychromify.precision import machine
 from polychromify.report import COLUMNS, KIND_COLUMNS, compare, markdown_table
 from polychromify.train import STATE, TrainConfig, resume_config, train
@@ -159,9 +162,6 @@ def study(
     """The whole study: prepare, train every model and the future-work pairs, compare (with the shipped
     default), sweep; writes STUDY/README.md. `budget`/`crops_per_image` override the mode's; `degrade`: the
     final table's columns on old-print damage (`compare`)."""
-    from polychromify.data.dataset import LabDataset
-    from polychromify.data.prepare import PrepareConfig, prepare
-
     started = time.monotonic()
     name = mode if isinstance(mode, str) else "custom"
     if isinstance(mode, str):
@@ -172,8 +172,6 @@ def study(
     if crops_per_image is not None:
         mode = replace(mode, crops_per_image=crops_per_image)
     if encoder_weights is not None:  # a wrong file fails now, not after an hour of other rows
-        from polychromify.models.mobilenet import MobileNetV2, load_imagenet
-
         load_imagenet(MobileNetV2(), encoder_weights)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

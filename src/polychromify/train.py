@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,60 +26,17 @@ from tqdm import tqdm
 from polychromify import checkpoint, metrics
 from polychromify.board import Board
 from polychromify.color import bin_prior, rebalance_weights
+from polychromify.config import TrainConfig
 from polychromify.data.dataset import LabDataset
 from polychromify.data.degrade import degrade_batch
 from polychromify.data.hints import sample_hints
 from polychromify.errors import PolychromifyError
 from polychromify.losses import compute_loss, distill_loss
 from polychromify.models.registry import BUILD_ONLY_ARGS, ColorModel, create_model
-from polychromify.precision import autocast, check_precision, from_rank0, resolve
+from polychromify.precision import autocast, from_rank0, pick_device, resolve
 
 STATE = "train_state.pt"
 METRICS = "metrics.jsonl"
-
-
-@dataclass
-class TrainConfig:
-    model: str
-    data: str
-    out: str
-    model_args: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 25  # the seed's
-    batch_size: int = 32
-    lr: float = 1e-3  # Adam, as the seed
-    max_minutes: float | None = None  # wall-clock budget; stops after the current step
-    device: str = "auto"  # auto: cuda > mps > cpu
-    precision: str = "auto"  # fp32, bf16 (autocast) or auto (bf16 where native and faster: see precision.py)
-    compile: bool = False  # torch.compile the training forward (and so its backward)
-    seed: int = 0
-    flip: bool = True  # random horizontal flips
-    patience: int = 5  # early stopping on validation loss; 0 = off
-    balance: str = "none"  # none | categories | clusters
-    train_photos: int | None = None  # train on the samples of this many of the training photos (seeded)
-    rebalance: float = 0.5  # lambda of the class rebalancing (bin models): 0.5 as Zhang et al., 1 = none
-    hint_p: float = 0.125  # hint models: geometric number of hints per sample; P(no hint) = hint_p
-    degrade: float = 0.0  # share of training inputs given an old print's damage (data/degrade.py)
-    teacher: str | None = None  # run folder whose colours of the *clean* input the network also learns
-    distill: float = 0.5  # that teacher's share of the loss (KL over the ab bins); the truth's is 1 - distill
-    steps_per_epoch: int | None = None  # cap (None = one pass over the data)
-    val_batches: int | None = None  # cap on validation batches (None = whole split)
-    keep: str = "best"  # model.safetensors: the best epoch by validation loss, or "last" (after a schedule)
-    schedule: str = "constant"  # or "cosine": lr decays to 0 over `epochs` (per step)
-    init: str | None = None  # run folder whose weights start this run (new modules, e.g. hints, excepted)
-    tensorboard: bool = False  # also write TensorBoard event files into RUN/tensorboard (rank 0)
-
-    def __post_init__(self) -> None:
-        check_precision(self.precision)
-        if self.keep not in ("best", "last"):
-            raise PolychromifyError(f"unknown keep {self.keep!r}: use best or last")
-        if self.schedule not in ("constant", "cosine"):
-            raise PolychromifyError(f"unknown schedule {self.schedule!r}: use constant or cosine")
-        if not 0 <= self.degrade <= 1:
-            raise PolychromifyError(f"--degrade is a share from 0 to 1, not {self.degrade:g}")
-        if not 0 <= self.distill <= 1:
-            raise PolychromifyError(f"--distill is a share from 0 to 1, not {self.distill:g}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise PolychromifyError("--epochs and --batch-size must be >= 1 and --lr > 0")
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, device: torch.device) -> torch.optim.Optimizer:
@@ -94,23 +51,6 @@ def lr_factor(schedule: str, progress: float) -> float:
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
     return 1.0
-
-
-def pick_device(name: str) -> torch.device:
-    """'auto' -> cuda, then mps, then cpu; anything else is checked."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise PolychromifyError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PolychromifyError("--device cuda asked for, but no CUDA GPU is available")
-    return device
 
 
 def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> Path:
@@ -479,3 +419,14 @@ def resume_config(run: str | Path, **overrides: Any) -> TrainConfig:
     saved |= {k: v for k, v in overrides.items() if v is not None}
     saved["out"] = str(run)
     return TrainConfig(**saved)
+
+
+def summary(run: Path) -> str:
+    """What a finished run did, in one line for people."""
+    config = json.loads((run / checkpoint.CONFIG).read_text())
+    return (
+        f"trained {config['arch']['name']} ({config['parameters']:,} parameters) for "
+        f"{config['epochs_done']} epochs in {config['train_seconds']:.0f} s "
+        f"(best epoch {config['best_epoch']}, val loss {config['best_val_loss']:.4f}, "
+        f"stopped by {config['status']}) -> {run}"
+    )
