@@ -167,27 +167,12 @@ def evaluate_images(
         if reference in ("own", "other"):  # "other": the colours of the photo a third of the set further on
             source = images[(i + len(images) // 3) % len(images)] if reference == "other" else true
             palette = Reference.of(source, strength) if metrics.colourfulness(source) > 0 else None
-        given_photo = true
+        damaged = None
         if degrade is not None:
-            given_photo = damage(to_grey(true), photo_rng(files[i].name), LEVELS[degrade])
-        t0 = time.perf_counter()
-        if colorizer is None:
-            L, ab = rgb_to_lab(to_rgb_array(given_photo))  # a damaged photo is (H,W) grey
-            pred = lab_to_rgb(L, np.zeros_like(ab))
-        else:  # colorize_array's two steps, so that the network's colours are at hand for damage_speckle
-            grey = to_grey(given_photo)
-            ab = colorizer.predict_small([grey], [given], reference=palette)[0]
-            pred = colorizer.compose(grey, ab[0], saturation)
-        seconds += time.perf_counter() - t0
-        rows.append(image_metrics(pred, true, truth=truth))
-        if degrade is not None:  # colour that follows the damage: the network's colours, damaged - clean
-            rows[-1]["damage_speckle"] = 0.0
-            if colorizer is not None:
-                clean = colorizer.predict_small([to_grey(true)], [given], reference=palette)[0]
-                rows[-1]["damage_speckle"] = metrics.speckle(ab - clean)
-        # how near the result's colours are to the reference's, and to its own
-        if palette is not None and colorizer is not None:
-            rows[-1] |= _palette_distances(pred, truth, palette, colorizer.model.bins)
+            damaged = damage(to_grey(true), photo_rng(files[i].name), LEVELS[degrade])
+        row, took = _photo_row(colorizer, true, truth, given, palette, damaged, saturation)
+        rows.append(row)
+        seconds += took
     return {
         "model": str(model),
         "images": len(files),
@@ -204,6 +189,41 @@ def evaluate_images(
             else {}
         ),
     }
+
+
+def _photo_row(
+    colorizer: Colorizer | None,
+    true: np.ndarray,
+    truth: Truth,
+    given: list,
+    palette: Reference | None,
+    damaged: np.ndarray | None,
+    saturation: float,
+) -> tuple[dict, float]:
+    """One photo's metrics for `evaluate_images`, and the seconds its colorizing took. colorizer None: the
+    grey baseline; given: the photo's hints; palette: the colours it takes (or None); damaged: its grey as
+    --degrade damages it (None: not damaged), which is then colorized in its place, and the row gains
+    "damage_speckle"."""
+    given_photo = true if damaged is None else damaged
+    t0 = time.perf_counter()
+    if colorizer is None:
+        L, ab = rgb_to_lab(to_rgb_array(given_photo))  # a damaged photo is (H,W) grey
+        pred = lab_to_rgb(L, np.zeros_like(ab))
+    else:  # colorize_array's two steps, so that the network's colours are at hand for damage_speckle
+        grey = to_grey(given_photo)
+        ab = colorizer.predict_small([grey], [given], reference=palette)[0]
+        pred = colorizer.compose(grey, ab[0], saturation)
+    seconds = time.perf_counter() - t0
+    row = image_metrics(pred, true, truth=truth)
+    if damaged is not None:  # colour that follows the damage: the network's colours, damaged - clean
+        row["damage_speckle"] = 0.0
+        if colorizer is not None:
+            clean = colorizer.predict_small([to_grey(true)], [given], reference=palette)[0]
+            row["damage_speckle"] = metrics.speckle(ab - clean)
+    # how near the result's colours are to the reference's, and to its own
+    if palette is not None and colorizer is not None:
+        row |= _palette_distances(pred, truth, palette, colorizer.model.bins)
+    return row, seconds
 
 
 def _scalars(row: dict) -> dict:
