@@ -15,6 +15,7 @@ import torch
 
 from polychromify.color import L_CENTER, L_RANGE, lab_to_rgb
 from polychromify.errors import PolychromifyError
+from polychromify.evaluate import score_arrays
 from polychromify.models.registry import ColorModel
 from polychromify.precision import autocast
 
@@ -35,8 +36,6 @@ class Board:
 
     def epoch(self, epoch: int, record: dict, lr: float, model: ColorModel, data, precision: str) -> None:
         """Write epoch `epoch`'s scalars (`record`: the metrics.jsonl line) and validation picture."""
-        from polychromify.evaluate import score_arrays
-
         w = self.writer
         w.add_scalar("loss/train", record["train_loss"], epoch)
         w.add_scalar("loss/val", record["val_loss"], epoch)

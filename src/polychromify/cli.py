@@ -12,7 +12,6 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from polychromify import config as c
@@ -36,94 +35,9 @@ def colorize(job: c.ColorizeJob) -> int:
 
 
 def evaluate(job: c.EvaluateJob) -> int:
-    from polychromify.errors import check_output_file
-    from polychromify.evaluate import evaluate_dataset, evaluate_images, plot_hint_sweep
-    from polychromify.precision import pick_device
+    from polychromify.evaluate import evaluate_job
 
-    a = job
-
-    if (a.images is None) == (a.data is None):
-        raise PolychromifyError("evaluate needs either --images FOLDER or --data DIR")
-    names = ["grey"] + [r for r in a.runs if r != "grey"]  # the grey baseline always comes first
-    counts = a.hints
-    if counts is not None and a.images is None:
-        raise PolychromifyError("--hints needs --images FOLDER")
-    if a.reference and (a.images is None or counts is not None):
-        raise PolychromifyError("--reference needs --images FOLDER (and no --hints)")
-    device = str(pick_device(a.device)) if a.images is not None else None
-    if a.per_photo is not None and a.images is None:
-        raise PolychromifyError("--per-photo needs --images FOLDER")
-    per_photo = a.per_photo is not None
-    for path in ([a.per_photo] if per_photo else []) + ([a.plot] if counts is not None else []):
-        check_output_file(path)  # before the work, not after it
-    if a.saturation != 1.0 and a.images is None:
-        raise PolychromifyError("--saturation needs --images FOLDER")
-    if a.degrade and (a.images is None or counts is not None or a.reference):
-        raise PolychromifyError("--degrade needs --images FOLDER (and no --hints or --reference)")
-    opts = {"precision": a.precision, "mirror": a.mirror, "per_photo": per_photo, "saturation": a.saturation}
-    if counts is not None:  # SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth
-        results = [evaluate_images("grey", a.images, device, max_side=256, per_photo=per_photo)]
-        for run in names[1:]:
-            for n in counts:
-                sweep = {"max_side": 256, "hints": n, "seed": a.seed, "spread": a.spread}
-                results.append(evaluate_images(run, a.images, device, **sweep, **opts))
-        print(f"hint sweep plotted -> {plot_hint_sweep(results, a.plot)}", file=sys.stderr)
-    elif a.images is not None:
-        results = [evaluate_images(run, a.images, device, **opts) for run in names]
-        if a.degrade:  # the same runs on damaged inputs, each with its change from the clean input
-            for clean in list(results):
-                damaged = evaluate_images(clean["model"], a.images, device, degrade=a.degrade, **opts)
-                change = {k: v - clean[k] for k, v in damaged.items() if isinstance(v, float) and k in clean}
-                results.append(damaged | {"change": change})
-        results += [
-            evaluate_images(
-                run, a.images, device, reference=a.reference, strength=a.reference_strength, **opts
-            )
-            for run in (names[1:] if a.reference else [])
-        ]
-    else:
-        results = [evaluate_dataset(run, a.data, a.split, a.limit, a.precision) for run in names]
-    if per_photo:
-        print(f"each photo's metrics -> {_write_per_photo(results, a.per_photo)}", file=sys.stderr)
-    if a.json:
-        for r in results:
-            print(json.dumps(r))
-        return 0
-    keys = [
-        "auc",
-        "auc_rebalanced",
-        "psnr_rgb",
-        "delta_cf",
-        "hue_accuracy",
-        "hue_warm",
-        "hue_green",
-        "hue_blue",
-        *(["speckle", "damage_speckle", "grey_coloured"] if a.degrade else []),
-    ]
-    print(f"{'model':<28}{'hints':>6}" + "".join(f"{k:>15}" for k in [*keys, "images_per_s"]))
-    for r in results:
-        cells = "".join(f"{r.get(k, 0.0):>15.3f}" for k in [*keys, "images_per_s"])  # clean: no damage
-        name = r["model"] + (f" +ref {Path(r['reference']).name}" if "reference" in r else "")
-        name += f" x{r['saturation']:g}" if "saturation" in r else ""
-        name += f" ({r['degrade']})" if "degrade" in r else ""
-        print(f"{name[-28:]:<28}{r.get('hints', 0):>6}" + cells)
-    return 0
-
-
-def _write_per_photo(results: list[dict], path: Path) -> Path:
-    """One CSV row per model (and hint count, saturation or reference) and photo; takes "photos" out of
-    `results`."""
-    import csv
-
-    rows = []
-    for r in results:
-        run = {k: r[k] for k in ("model", "hints", "mirror", "saturation", "reference", "degrade") if k in r}
-        rows += [run | photo for photo in r.pop("photos")]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in rows for k in row)))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return evaluate_job(job)
 
 
 def compare(job: c.CompareJob) -> int:
@@ -150,46 +64,9 @@ def study(job: c.StudyJob) -> int:
 
 def video(job: c.VideoJob) -> int:
     share_cores_with_codecs()  # before torch loads
-    from polychromify.errors import check_output_file
-    from polychromify.photos import colour_setup
-    from polychromify.video import check_input, check_options, colorize_video
+    from polychromify.video import video_job
 
-    o = job.colour
-    check_options(job.smooth, o.saturation, job.every, job.preset)  # before the model loads
-    check_input(job.input)
-    if job.report:
-        check_output_file(job.report)
-    colorizer, hints, reference = colour_setup(o)
-    try:
-        report = colorize_video(
-            job.input,
-            job.out,
-            colorizer,
-            job.smooth,
-            o.saturation,
-            hints,
-            job.codec,
-            job.crf,
-            job.batch_size,
-            job.preset,
-            job.overwrite,
-            every=job.every,
-            reference=reference,
-            motion=job.motion,
-            metrics=job.report is not None,
-        )
-    except KeyboardInterrupt:
-        partial = job.out.with_name(f"{job.out.stem}.partial{job.out.suffix}")
-        print(f"polychromify: interrupted; the frames done so far are in {partial}", file=sys.stderr)
-        return 130
-    if job.report:
-        job.report.write_text(json.dumps(report, indent=1))
-    print(
-        f"colorized {report['frames']} frames at {report['frames_per_s']} frames/s -> {job.out} "
-        f"(flicker {report['flicker']:.3f}, per-frame {report['flicker_unsmoothed']:.3f}, "
-        f"{len(report['cuts'])} cuts)"
-    )
-    return 0
+    return video_job(job)
 
 
 def serve(job: c.ServeJob) -> int:
@@ -208,27 +85,16 @@ def export(job: c.ExportJob) -> int:
 
 
 def models(job: c.ModelsJob) -> int:
-    from polychromify.models import model_table
+    from polychromify.models import model_table, table_lines
 
-    rows = model_table()
-    for r in rows if not job.json else ():
-        hints = "hints " if r["hints"] else "      "
-        print(f"{r['name']:<14} {r['parameters']:>12,}  {r['kind']:<14} {hints}{r['description']}")
-    if job.json:
-        print(json.dumps(rows, indent=1))
+    print(json.dumps(model_table(), indent=1) if job.json else "\n".join(table_lines(model_table())))
     return 0
 
 
 def train(job: c.TrainJob) -> int:
-    from polychromify.train import resume_config, summary, train
+    from polychromify.train import summary, train_job
 
-    if job.resume:
-        cfg = resume_config(job.resume, **{k: getattr(job.run, k) for k in c.RESUMABLE if k in job.given})
-    elif missing := [f"--{k}" for k in ("model", "data", "out") if getattr(job.run, k) is None]:
-        raise PolychromifyError(f"train needs {', '.join(missing)} (or --resume RUN)")
-    else:
-        cfg = job.run
-    run = train(cfg, resume=bool(job.resume), overwrite=job.overwrite)
+    run = train_job(job)
     if int(os.environ.get("RANK", 0)) == 0:
         print(summary(run))
     return 0

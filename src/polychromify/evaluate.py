@@ -3,7 +3,10 @@ resolution and compared with the original). Every report carries the grey baseli
 
 from __future__ import annotations
 
+import csv
 import functools
+import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +17,16 @@ import torch
 from skimage.metrics import structural_similarity
 
 from polychromify import metrics
-from polychromify.color import bin_prior, lab_to_rgb, rgb_to_lab, to_grey
+from polychromify.checkpoint import model_folder, read_config, resolve_model
+from polychromify.color import L_CENTER, L_RANGE, bin_prior, lab_to_rgb, rgb_to_lab, to_grey
+from polychromify.config import EvaluateJob
+from polychromify.data.dataset import LabDataset
 from polychromify.data.degrade import LEVELS, degrade_batch, photo_rng
 from polychromify.data.degrade import degrade as damage
 from polychromify.data.images import EXTENSIONS, open_image
-from polychromify.errors import PolychromifyError
-from polychromify.inference import Colorizer, to_rgb_array
-from polychromify.precision import autocast, resolve
+from polychromify.errors import PolychromifyError, check_output_file
+from polychromify.inference import Colorizer, Hint, to_rgb_array
+from polychromify.precision import autocast, pick_device, resolve
 from polychromify.reference import STRENGTH, Reference
 
 
@@ -242,8 +248,6 @@ def truth_hints(rgb: np.ndarray, n: int, rng: np.random.Generator, patch: int = 
     normal around the centre (mean (size - patch + 1)/2, standard deviation (size - patch + 1)/4 per axis,
     clipped into the photo), each hint the patch's mean colour. Returned as `Hint`s at the patches'
     centres, the colour the hex sRGB of the patch's mean L and ab, as `--hint X,Y,#RRGGBB` gives them."""
-    from polychromify.inference import Hint
-
     h, w = rgb.shape[:2]
     L, ab = rgb_to_lab(rgb)
     out = []
@@ -288,9 +292,6 @@ def run_info(model: str | Path) -> dict:
     """Parameter count and training time of a run folder or shipped model (empty for 'grey')."""
     if str(model) == "grey":
         return {"parameters": 0, "train_seconds": 0.0}
-    from polychromify.checkpoint import read_config
-    from polychromify.inference import model_folder
-
     config = read_config(model_folder(model))
     return {"parameters": config.get("parameters"), "train_seconds": config.get("train_seconds")}
 
@@ -310,10 +311,6 @@ def predict_split(
     first `limit` samples, or with `whole` of the whole photos only (no random crops). degrade: a LEVELS
     name: every input damaged like an old print at that level (seeded by the batch: the same steps at
     every level, stronger), and the damaged L returned."""
-    from polychromify.color import L_CENTER, L_RANGE
-    from polychromify.data.dataset import LabDataset
-    from polychromify.inference import resolve_model
-
     ds = LabDataset(data, split)
     idx = ds.whole_photos() if whole else np.arange(len(ds))
     idx = idx[:limit] if limit else idx
@@ -381,3 +378,117 @@ def score_arrays(L: np.ndarray, pred: np.ndarray, true: np.ndarray) -> dict[str,
         row["psnr_lab"] = metrics.psnr(pred[i], true[i], peak=2.0)
         rows.append(row)
     return mean_metrics(rows)
+
+
+# ------------------------------------------------------------------------------ `polychromify evaluate`
+
+
+def evaluate_job(job: EvaluateJob) -> int:
+    """`polychromify evaluate`: the runs' metrics, grey's first, as a table or JSON lines on stdout."""
+    device = _check_job(job)
+    names = ["grey"] + [r for r in job.runs if r != "grey"]  # the grey baseline always comes first
+    if job.hints is not None:
+        results = _hint_sweep(job, names, device)
+    elif job.images is not None:
+        results = _on_photos(job, names, device)
+    else:
+        results = [evaluate_dataset(run, job.data, job.split, job.limit, job.precision) for run in names]
+    if job.per_photo is not None:
+        print(f"each photo's metrics -> {_write_per_photo(results, job.per_photo)}", file=sys.stderr)
+    print("\n".join(json.dumps(r) for r in results) if job.json else results_table(results, job.degrade))
+    return 0
+
+
+def _check_job(job: EvaluateJob) -> str | None:
+    """One clear error for options that do not go together, before any work; the device for --images."""
+    photos = job.images is not None
+    if photos == (job.data is not None):
+        raise PolychromifyError("evaluate needs either --images FOLDER or --data DIR")
+    if job.hints is not None and not photos:
+        raise PolychromifyError("--hints needs --images FOLDER")
+    if job.reference and (not photos or job.hints is not None):
+        raise PolychromifyError("--reference needs --images FOLDER (and no --hints)")
+    device = str(pick_device(job.device)) if photos else None
+    if job.per_photo is not None and not photos:
+        raise PolychromifyError("--per-photo needs --images FOLDER")
+    for path in ([job.per_photo] if job.per_photo else []) + ([job.plot] if job.hints is not None else []):
+        check_output_file(path)  # before the work, not after it
+    if job.saturation != 1.0 and not photos:
+        raise PolychromifyError("--saturation needs --images FOLDER")
+    if job.degrade and (not photos or job.hints is not None or job.reference):
+        raise PolychromifyError("--degrade needs --images FOLDER (and no --hints or --reference)")
+    return device
+
+
+def _options(job: EvaluateJob) -> dict[str, Any]:
+    per_photo = job.per_photo is not None
+    return {
+        "precision": job.precision,
+        "mirror": job.mirror,
+        "per_photo": per_photo,
+        "saturation": job.saturation,
+    }
+
+
+def _hint_sweep(job: EvaluateJob, names: list[str], device: str | None) -> list[dict]:
+    """SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth; plotted to `job.plot`."""
+    results = [evaluate_images("grey", job.images, device, max_side=256, per_photo=job.per_photo is not None)]
+    for run in names[1:]:
+        for n in job.hints:
+            sweep = {"max_side": 256, "hints": n, "seed": job.seed, "spread": job.spread}
+            results.append(evaluate_images(run, job.images, device, **sweep, **_options(job)))
+    print(f"hint sweep plotted -> {plot_hint_sweep(results, job.plot)}", file=sys.stderr)
+    return results
+
+
+def _on_photos(job: EvaluateJob, names: list[str], device: str | None) -> list[dict]:
+    """Each run on the photos; with --degrade again on damaged ones, each metric with its change from the
+    clean input; with --reference again with the reference's colours."""
+    opts = _options(job)
+    results = [evaluate_images(run, job.images, device, **opts) for run in names]
+    if job.degrade:
+        for clean in list(results):
+            damaged = evaluate_images(clean["model"], job.images, device, degrade=job.degrade, **opts)
+            change = {k: v - clean[k] for k, v in damaged.items() if isinstance(v, float) and k in clean}
+            results.append(damaged | {"change": change})
+    for run in names[1:] if job.reference else []:
+        ref = {"reference": job.reference, "strength": job.reference_strength}
+        results.append(evaluate_images(run, job.images, device, **ref, **opts))
+    return results
+
+
+def results_table(results: list[dict], degrade: str | None = None) -> str:
+    """A row per result: the main metrics (with --degrade, the speckle and near-grey ones too)."""
+    keys = [
+        "auc",
+        "auc_rebalanced",
+        "psnr_rgb",
+        "delta_cf",
+        "hue_accuracy",
+        "hue_warm",
+        "hue_green",
+        "hue_blue",
+    ]
+    keys += ["speckle", "damage_speckle", "grey_coloured"] if degrade else []
+    lines = [f"{'model':<28}{'hints':>6}" + "".join(f"{k:>15}" for k in [*keys, "images_per_s"])]
+    for r in results:
+        cells = "".join(f"{r.get(k, 0.0):>15.3f}" for k in [*keys, "images_per_s"])  # clean: no damage
+        name = r["model"] + (f" +ref {Path(r['reference']).name}" if "reference" in r else "")
+        name += f" x{r['saturation']:g}" if "saturation" in r else ""
+        name += f" ({r['degrade']})" if "degrade" in r else ""
+        lines.append(f"{name[-28:]:<28}{r.get('hints', 0):>6}" + cells)
+    return "\n".join(lines)
+
+
+def _write_per_photo(results: list[dict], path: Path) -> Path:
+    """One CSV row per model (and hint count, saturation or reference) and photo; takes "photos" out of
+    `results`."""
+    rows = []
+    for r in results:
+        run = {k: r[k] for k in ("model", "hints", "mirror", "saturation", "reference", "degrade") if k in r}
+        rows += [run | photo for photo in r.pop("photos")]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in rows for k in row)))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

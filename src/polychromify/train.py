@@ -26,7 +26,7 @@ from tqdm import tqdm
 from polychromify import checkpoint, metrics
 from polychromify.board import Board
 from polychromify.color import bin_prior, rebalance_weights
-from polychromify.config import TrainConfig
+from polychromify.config import RESUMABLE, TrainConfig, TrainJob
 from polychromify.data.dataset import LabDataset
 from polychromify.data.degrade import degrade_batch
 from polychromify.data.hints import sample_hints
@@ -419,6 +419,18 @@ def resume_config(run: str | Path, **overrides: Any) -> TrainConfig:
     saved |= {k: v for k, v in overrides.items() if v is not None}
     saved["out"] = str(run)
     return TrainConfig(**saved)
+
+
+def train_job(job: TrainJob) -> Path:
+    """`polychromify train`: a new run, or `--resume RUN` with the options given that a resume may change
+    (`RESUMABLE`: more epochs, more minutes, another device)."""
+    if job.resume:
+        cfg = resume_config(job.resume, **{k: getattr(job.run, k) for k in RESUMABLE if k in job.given})
+    elif missing := [f"--{k}" for k in ("model", "data", "out") if getattr(job.run, k) is None]:
+        raise PolychromifyError(f"train needs {', '.join(missing)} (or --resume RUN)")
+    else:
+        cfg = job.run
+    return train(cfg, resume=bool(job.resume), overwrite=job.overwrite)
 
 
 def summary(run: Path) -> str:

@@ -15,8 +15,10 @@ average gated by the change in L (`TemporalSmoother`) and linear blends.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -31,9 +33,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from polychromify.color import AB_SCALE, grey_ab_to_chroma, lab_to_rgb
+from polychromify.config import VideoJob
 from polychromify.errors import PolychromifyError, check_output_file
 from polychromify.flow import TemporalScores, Warp, dis_flow, guide, warp_between
 from polychromify.inference import Colorizer, Hint
+from polychromify.photos import colour_setup
 from polychromify.reference import Reference
 
 # Limited-range video luma (16..235) -> full-range grey levels, as FFmpeg converts yuv to gray.
@@ -323,6 +327,46 @@ def _check_paths(src: Path, dst: Path, overwrite: bool) -> None:
     if dst.resolve() == src.resolve():
         raise PolychromifyError("the output would overwrite the input")
     check_output_file(dst)
+
+
+def video_job(job: VideoJob) -> int:
+    """`polychromify video`: every option checked before the model loads; the figures said at the end (and
+    written to --report); exit code 130 after Ctrl-C, with the frames done so far kept."""
+    check_options(job.smooth, job.colour.saturation, job.every, job.preset)  # before the model loads
+    check_input(job.input)
+    if job.report:
+        check_output_file(job.report)
+    colorizer, hints, reference = colour_setup(job.colour)
+    try:
+        report = colorize_video(
+            job.input,
+            job.out,
+            colorizer,
+            job.smooth,
+            job.colour.saturation,
+            hints,
+            job.codec,
+            job.crf,
+            job.batch_size,
+            job.preset,
+            job.overwrite,
+            every=job.every,
+            reference=reference,
+            motion=job.motion,
+            metrics=job.report is not None,
+        )
+    except KeyboardInterrupt:
+        partial = job.out.with_name(f"{job.out.stem}.partial{job.out.suffix}")
+        print(f"polychromify: interrupted; the frames done so far are in {partial}", file=sys.stderr)
+        return 130
+    if job.report:
+        job.report.write_text(json.dumps(report, indent=1))
+    print(
+        f"colorized {report['frames']} frames at {report['frames_per_s']} frames/s -> {job.out} "
+        f"(flicker {report['flicker']:.3f}, per-frame {report['flicker_unsmoothed']:.3f}, "
+        f"{len(report['cuts'])} cuts)"
+    )
+    return 0
 
 
 def check_input(src: str | Path) -> None:

@@ -9,6 +9,15 @@ from polychromify.models.registry import (
     list_models,
     model_table,
     register_model,
+    table_lines,
 )
 
-__all__ = ["ColorModel", "count_parameters", "create_model", "list_models", "model_table", "register_model"]
+__all__ = [
+    "ColorModel",
+    "count_parameters",
+    "create_model",
+    "list_models",
+    "model_table",
+    "register_model",
+    "table_lines",
+]

@@ -151,3 +151,12 @@ def model_table() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def table_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """`model_table` as aligned lines for people."""
+    return [
+        f"{r['name']:<14} {r['parameters']:>12,}  {r['kind']:<14} {'hints ' if r['hints'] else '      '}"
+        f"{r['description']}"
+        for r in rows
+    ]
