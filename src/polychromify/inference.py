@@ -31,6 +31,7 @@ from polychromify.reference import Reference
 from polychromify.runtime import keep_freed_memory
 from polychromify.spread import spread_hints
 
+OPTIONS = ColourOptions()  # the defaults of the command line, the web form and this API
 HINT_RADIUS = 1  # a hint paints a (2r+1)^2 patch of the network's input grid
 
 
@@ -86,13 +87,13 @@ class Colorizer:
 
     def __init__(
         self,
-        model: str | Path | ColorModel = "default",
-        device: str = "cpu",
-        input_size: int = 256,
-        precision: str = "auto",
-        runtime: str = "torch",
+        model: str | Path | ColorModel = OPTIONS.model,
+        device: str = "cpu",  # the command line's "auto" may pick a GPU; Python code says so itself
+        input_size: int = OPTIONS.input_size,
+        precision: str = OPTIONS.precision,
+        runtime: str = OPTIONS.runtime,
         spread: bool = True,
-        mirror: bool = True,
+        mirror: bool = OPTIONS.mirror,
     ) -> None:
         """runtime: "torch", or "onnx" (onnxruntime on the CPU, fp32: `model` is exported in memory first,
         or is an exported .onnx file). spread: each hint colours the region it falls in (`spread_hints`);
@@ -257,14 +258,14 @@ def _hint_tensor(hints: Sequence[Hint], w: int, h: int, gw: int, gh: int) -> tor
 
 def colorize(
     image: str | Path | Image.Image | np.ndarray,
-    model: str | Path | ColorModel = "default",
+    model: str | Path | ColorModel = OPTIONS.model,
     hints: Sequence[Hint | str] = (),
-    saturation: float = 1.0,
+    saturation: float = OPTIONS.saturation,
     device: str = "cpu",
-    precision: str = "auto",
-    runtime: str = "torch",
+    precision: str = OPTIONS.precision,
+    runtime: str = OPTIONS.runtime,
     reference: str | Path | Image.Image | np.ndarray | Reference | None = None,
-    reference_strength: float = ColourOptions.reference_strength,
+    reference_strength: float = OPTIONS.reference_strength,
 ) -> Image.Image:
     """Colorize one photo (path, PIL image or uint8 array) at its full resolution; returns a PIL image.
     reference: a colour photo (or its `Reference`) whose colours the result takes, with reference_strength

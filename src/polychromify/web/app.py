@@ -33,27 +33,32 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from polychromify.color import grey_lightness, lab_to_rgb, normalize_l, to_grey
+from polychromify.config import ColourOptions, ServeJob
 from polychromify.data.images import ImageError, open_image
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
 from polychromify.precision import check_precision
-from polychromify.reference import STRENGTH, Reference
+from polychromify.reference import Reference
 from polychromify.runtime import keep_freed_memory
 from polychromify.web.middleware import BodyGuard, WorkerHeader
 
 STATIC = Path(__file__).parent / "static"
 SETTINGS_ENV = "POLYCHROMIFY_SERVE"  # create_app's arguments as JSON, for app_from_env in each uvicorn worker
+COLOUR = ColourOptions()  # the form's defaults are the command line's
+MB = 1024 * 1024
 
 
 @dataclass
 class Limits:
     """Per worker process: with `serve --workers N` each worker admits its own `max_queue`."""
 
-    max_upload_bytes: int = 25 * 1024 * 1024  # per file; a request's whole body may hold two and the fields
-    max_pixels: int = 40_000_000
-    max_queue: int = 8  # requests running or waiting; more get 503 + Retry-After
+    # per file; a request's whole body may hold two and the fields
+    max_upload_bytes: int = ServeJob.max_upload_mb * MB
+    max_pixels: int = ServeJob.max_pixels
+    max_queue: int = ServeJob.max_queue  # requests running or waiting; more get 503 + Retry-After
     max_hints: int = 64
-    body_seconds: float = 60.0  # the whole body must arrive within this, else 408 (uvicorn has no such limit)
+    # the whole body must arrive within this, else 408 (uvicorn has no such limit)
+    body_seconds: float = ServeJob.body_timeout
 
     @property
     def max_body_bytes(self) -> int:
@@ -271,9 +276,9 @@ def _add_colorize_route(app: FastAPI, served: _Served) -> None:
         image: Annotated[UploadFile, File()],
         hints: Annotated[str, Form(description=_HINTS, examples=_HINT_EXAMPLES)] = "[]",
         reference: Annotated[UploadFile | None, File()] = None,
-        reference_strength: Annotated[float, Form(ge=0, le=1)] = STRENGTH,
-        saturation: Annotated[float, Form(ge=0, le=4)] = 1.0,
-        model: Annotated[str, Form()] = "default",
+        reference_strength: Annotated[float, Form(ge=0, le=1)] = COLOUR.reference_strength,
+        saturation: Annotated[float, Form(ge=0, le=4)] = COLOUR.saturation,
+        model: Annotated[str, Form()] = COLOUR.model,
         format: Annotated[Literal["png", "jpeg"], Form()] = "png",
     ) -> Response:
         parsed = _parse_hints(hints, limits.max_hints)
@@ -304,7 +309,7 @@ def _add_palette_route(app: FastAPI, served: _Served) -> None:
         image: Annotated[UploadFile, File()],
         x: Annotated[float, Form(ge=0, description="pixel column, inside the image", examples=[0, 10.5])],
         y: Annotated[float, Form(ge=0, description="pixel row, inside the image", examples=[0, 7])],
-        model: Annotated[str, Form()] = "default",
+        model: Annotated[str, Form()] = COLOUR.model,
         k: Annotated[int, Form(ge=1, le=12)] = 6,
     ) -> Palette:
         c = served.colorizer(model)

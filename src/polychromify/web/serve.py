@@ -11,7 +11,7 @@ import uvicorn
 from polychromify.config import ServeJob
 from polychromify.errors import PolychromifyError
 from polychromify.precision import check_precision
-from polychromify.web.app import SETTINGS_ENV, Limits
+from polychromify.web.app import MB, SETTINGS_ENV, Limits
 
 
 def serve(job: ServeJob) -> None:
@@ -23,7 +23,7 @@ def serve(job: ServeJob) -> None:
     for item in job.models:
         models[Path(item).name if item != "default" else "default"] = str(item)
     limits = Limits(
-        max_upload_bytes=job.max_upload_mb * 1024 * 1024,
+        max_upload_bytes=job.max_upload_mb * MB,
         max_pixels=job.max_pixels,
         max_queue=job.max_queue,
         body_seconds=job.body_timeout,
