@@ -51,6 +51,13 @@ def opt(
     return field(default=default, compare=compare, metadata=meta)
 
 
+def repeatable(help: str, metavar: str, flags: str = "", factory: Any = list, convert: Any = None) -> Any:
+    """An option that may be given several times: the values in a list (or what `convert` makes of it)."""
+    return opt(
+        help=help, factory=factory, flags=flags or (), action="append", metavar=metavar, convert=convert
+    )
+
+
 def nested(factory: Any) -> Any:
     """A field holding another config, whose options take this field's place on the command line."""
     return field(default_factory=factory, metadata={"nested": True})
@@ -163,11 +170,10 @@ class PrepareConfig:
         2.0, "skip photos whose mean CIELAB chroma is below this: grey photos (default: {default:g})"
     )
     shard_size: int = 4096
-    exclude: tuple[str, ...] = opt(
-        (),
+    exclude: tuple[str, ...] = repeatable(
         "leave out files whose name or relative path matches, repeatable",
-        action="append",
-        metavar="GLOB",
+        "GLOB",
+        factory=tuple,
         convert=tuple,
     )
     # the dataset's identity is these fields in this order (data.prepare.fingerprint): append, never reorder
@@ -201,12 +207,11 @@ class TrainConfig:
     model: str | None = opt(None, "model name (see `polychromify models`)")
     data: str | None = opt(None, "dataset folder made by `polychromify prepare`")
     out: str | None = opt(None, "run folder to create", flags=("--out", "-o"))
-    model_args: dict[str, Any] = opt(
-        help="model argument, repeatable (e.g. --model-arg neurons=medium --model-arg width=0.25)",
+    model_args: dict[str, Any] = repeatable(
+        "model argument, repeatable (e.g. --model-arg neurons=medium --model-arg width=0.25)",
+        "KEY=VALUE",
+        "--model-arg",
         factory=dict,
-        flags="--model-arg",
-        action="append",
-        metavar="KEY=VALUE",
         convert=parse_model_args,
     )
     epochs: int = opt(25, "epochs (default: {default}, the seed's)")
@@ -309,12 +314,8 @@ class ColourOptions:
 
     model: str = opt("default", "'default' (shipped) or a run folder (default: {default})")
     saturation: float = opt(1.0, "scale the predicted colours (0 = grey)", type=non_negative)
-    hints: list[str] = opt(
-        help="colour hint at pixel (X,Y) of the original, repeatable",
-        factory=list,
-        flags="--hint",
-        action="append",
-        metavar="X,Y,#RRGGBB",
+    hints: list[str] = repeatable(
+        "colour hint at pixel (X,Y) of the original, repeatable", "X,Y,#RRGGBB", "--hint"
     )
     reference: Path | None = opt(
         None, "take the colours of this colour photo: the result gets its palette", metavar="PHOTO"
@@ -499,12 +500,8 @@ class StudyJob:
 class ServeJob:
     host: str = opt("127.0.0.1", "address to bind (default: {default}, this machine only)")
     port: int = opt(8000)
-    models: list[str] = opt(
-        help="extra model (run folder) to offer besides 'default', repeatable",
-        factory=list,
-        flags="--model",
-        action="append",
-        metavar="RUN",
+    models: list[str] = repeatable(
+        "extra model (run folder) to offer besides 'default', repeatable", "RUN", "--model"
     )
     max_upload_mb: int = opt(25, "largest upload (default: {default} MB)")
     max_pixels: int = opt(40_000_000, "largest image (default: 40 megapixels)")
