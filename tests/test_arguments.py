@@ -110,3 +110,7 @@ def test_a_new_field_is_a_new_option():
 def test_the_config_checks_its_values():
     with pytest.raises(PolychromifyError, match="invalid size"):
         _parse("prepare", "photos", "-o", "ds", "--size", "4")
+    from polychromify.train import train
+
+    with pytest.raises(PolychromifyError, match="TrainConfig needs data, out"):
+        train(c.TrainConfig(model="cnn"))  # the Python API's own message

@@ -59,6 +59,8 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
     The steps, in order: the device and (under torchrun) the process group; then `Trainer(...)`: the data,
     the model (--init, --teacher), the run folder, the optimiser and lr schedule, a resumed state; then
     `fit()`: each epoch's training steps, validation, logs and checkpoint; last, the final config."""
+    if missing := [k for k in ("model", "data", "out") if getattr(cfg, k) is None]:
+        raise PolychromifyError(f"TrainConfig needs {', '.join(missing)}")
     world, rank = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0))
     device = pick_device(cfg.device)
     if world > 1 and not dist.is_initialized():
