@@ -169,14 +169,23 @@ def test_unknown_model_and_non_hint_model(tmp_path, capsys, tiny_dataset):
         Colorizer("default").colorize_array(np.zeros((8, 8, 3), np.uint8), saturation=-1)
 
 
-def test_batched_equals_one_by_one(tmp_path):
+def test_batched_equals_one_by_one(tmp_path, monkeypatch):
     src = tmp_path / "in"
     src.mkdir()
     for i in range(3):
         make_photo(i, (48, 32)).save(src / f"p{i}.png")
     make_photo(9, (32, 48)).save(src / "other.png")
+    batches = []
+    real = Colorizer.colorize_batch
+    monkeypatch.setattr(
+        Colorizer,
+        "colorize_batch",
+        lambda self, ims, *a, **k: batches.append(len(ims)) or real(self, ims, *a, **k),
+    )
     assert run_cli("colorize", src, "-o", tmp_path / "one", "--batch-size", 1) == 0
+    assert batches == [1, 1, 1, 1]
     assert run_cli("colorize", src, "-o", tmp_path / "many", "--batch-size", 3) == 0
+    assert sorted(batches[4:]) == [1, 3]  # the three of one size in one forward pass
     for p in sorted((tmp_path / "one").iterdir()):
         a = np.asarray(Image.open(p), dtype=int)
         b = np.asarray(Image.open(tmp_path / "many" / p.name), dtype=int)

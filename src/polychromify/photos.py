@@ -237,7 +237,14 @@ def colorize_job(job: ColorizeJob) -> int:
         print(f"polychromify: {line}", file=sys.stderr)
 
     done, skipped, failed = colorize_files(
-        jobs, colorizer, hints, job.colour.saturation, job.skip_existing, report=report, reference=reference
+        jobs,
+        colorizer,
+        hints,
+        job.colour.saturation,
+        job.skip_existing,
+        report=report,
+        batch_size=job.batch_size,
+        reference=reference,
     )
     print(
         f"colorized {done} photo(s) -> {job.out}"
