@@ -263,7 +263,7 @@ def truth_hints(rgb: np.ndarray, n: int, rng: np.random.Generator, patch: int = 
 
 def plot_hint_sweep(rows: list[dict], path: str | Path) -> Path:
     """PSNR against the number of hints for each model, with SIGGRAPH17's own sweep beside it."""
-    import matplotlib
+    import matplotlib  # only for this plot: it takes a second to load
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

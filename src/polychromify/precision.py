@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from polychromify.errors import PolychromifyError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported inside the functions: the command line reads its options without it
     import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -162,8 +163,6 @@ def from_rank0(choice: Choice) -> Choice:
 
 def machine() -> dict:
     """What every benchmark's JSON says about the machine it ran on."""
-    import platform
-
     import torch
 
     native, _ = native_bf16(torch.device("cpu"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.cluster.vq import kmeans2
 
 from polychromify.color import normalize_l
 from polychromify.data.prepare import FORMAT, SPLITS
@@ -111,8 +112,6 @@ class LabDataset:
         return weights / weights.sum()
 
     def _colour_clusters(self, k: int, seed: int) -> np.ndarray:
-        from scipy.cluster.vq import kmeans2
-
         stats = np.empty((len(self), 5), np.float64)
         for start in range(0, len(self), 256):
             L, ab = self.batch(np.arange(start, min(start + 256, len(self))))
