@@ -110,3 +110,9 @@ def test_inference_benchmark_times_a_reference_too():
     assert out["photo_12mp_seconds"] > out["photo_12mp_stages_s"]["colorize"] > 0
     assert out["colorize_12mp_with_reference_s"] > 0 and out["machine"]["cpu_capability"]
     assert out["api_colour_12mp_s"] > 0 and out["api_over_cli"] > 0
+
+
+def test_startup_benchmark_against_another_tree():
+    out = bench("startup.py", "--runs", "1", "--against", str(REPO / "src"))
+    for case in ("help", "train_help", "bad_option"):
+        assert 0 < out[case]["this"]["min_s"] <= out[case]["this"]["median_s"] and out[case]["ratio"] > 0

@@ -193,15 +193,19 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given `argv`, only the command it names gets its options (the others' would
+    cost start-up time, and the top level's --help lists commands, not their options)."""
     parser = argparse.ArgumentParser(
         prog="polychromify", description="Colorize black-and-white landscape photos and films."
     )
     parser.add_argument("--version", action="version", version=f"polychromify {__version__}")
     sub = parser.add_subparsers(dest="_command", required=True, metavar="COMMAND")
+    named = {a for a in argv if not a.startswith("-")} if argv is not None else {cmd.name for cmd in COMMANDS}
     for command in COMMANDS:
         p = sub.add_parser(command.name, help=command.help, description=command.description)
-        add_options(p, command.job())
+        if command.name in named:
+            add_options(p, command.job())
         p.set_defaults(_command=command)
     return parser
 
@@ -225,7 +229,8 @@ def _say_on_stderr() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 1; Ctrl-C exits 130; a reader that
     stops early (`... --json | head`) ends it quietly with 141, as for other command-line tools."""
-    parsed = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parsed = build_parser(argv).parse_args(argv)
     keep_freed_memory()
     _say_on_stderr()
     try:
