@@ -146,7 +146,8 @@ def _precision() -> Any:
 
 @dataclass(frozen=True)
 class PrepareConfig:
-    """What makes a dataset (its identity: the same settings on the same photos reuse it)."""
+    """What makes a dataset: the same settings on the same photos reuse it. Its fields in this order are
+    that identity (data.prepare.fingerprint; `workers` aside), so never reorder them."""
 
     size: int = opt(128, "side of the square samples (default: {default}, the seed)")
     resize: str = opt(
@@ -176,7 +177,6 @@ class PrepareConfig:
         factory=tuple,
         convert=tuple,
     )
-    # the dataset's identity is these fields in this order (data.prepare.fingerprint): append, never reorder
     workers: int = opt(0, "worker processes (default: 0 = all cores)", compare=False)
 
     def __post_init__(self) -> None:
