@@ -4,6 +4,7 @@ import shutil
 import zipfile
 from collections import Counter
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from PIL import Image
 
 from polychromify.color import rgb_to_lab
 from polychromify.data import prepare as prep
-from polychromify.data.prepare import PrepareConfig, prepare, split_of
+from polychromify.data.prepare import PrepareConfig, fingerprint, prepare, split_of
 from polychromify.errors import PolychromifyError
 from tests.conftest import SAMPLES, digest, make_photo, run_cli
 from tests.corpus import bad_files, exif_rotated
@@ -246,3 +247,16 @@ def test_interrupted_run_leaves_previous_dataset(photo_dir, tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         prepare(photo_dir, tmp_path / "fresh", FAST, progress=False)
     assert not (tmp_path / "fresh").exists()
+
+
+def test_a_dataset_keeps_its_identity_across_versions():
+    # fingerprints computed by the code of 2026-12-02 (before the options moved to config.py): a dataset
+    # prepared then is still found up to date, whatever order the options are declared in now
+    items = [("a.jpg", 10, 20), ("b/c.png", 5, 7)]
+    src = Path("/nonexistent/photos")
+    assert fingerprint(src, items, PrepareConfig(size=32, exclude=("x*",), workers=3)) == (
+        "e1099498df59e26bc75b3794bb2b91fdd9bf1bd11b19d643b534811b1f5e68cc"
+    )
+    assert fingerprint(src, items, PrepareConfig(crop_seed=4, crops_per_image=2)) == (
+        "7eb9a8596fd1b64abfa9a59041275e035c0ba00d20f711f5f2aacf7b57277356"
+    )

@@ -146,8 +146,8 @@ def _precision() -> Any:
 
 @dataclass(frozen=True)
 class PrepareConfig:
-    """What makes a dataset: the same settings on the same photos reuse it. Its fields in this order are
-    that identity (data.prepare.fingerprint; `workers` aside), so never reorder them."""
+    """What makes a dataset: the same settings on the same photos reuse it. Its fields in this order (but
+    `workers`) are that identity (data.prepare.fingerprint), so never reorder them."""
 
     size: int = opt(128, "side of the square samples (default: {default}, the seed)")
     resize: str = opt(
@@ -171,13 +171,13 @@ class PrepareConfig:
         2.0, "skip photos whose mean CIELAB chroma is below this: grey photos (default: {default:g})"
     )
     shard_size: int = 4096
+    workers: int = opt(0, "worker processes (default: 0 = all cores)", compare=False)
     exclude: tuple[str, ...] = repeatable(
         "leave out files whose name or relative path matches, repeatable",
         "GLOB",
         factory=tuple,
         convert=tuple,
     )
-    workers: int = opt(0, "worker processes (default: 0 = all cores)", compare=False)
 
     def __post_init__(self) -> None:
         if len(self.split) != 3 or any(f < 0 for f in self.split) or abs(sum(self.split) - 1) > 1e-6:

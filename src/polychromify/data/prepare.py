@@ -166,7 +166,7 @@ def is_dataset(path: Path) -> bool:
 
 def fingerprint(src: Path, items: list[tuple[str, int, int]], cfg: PrepareConfig) -> str:
     """Cheap identity of (inputs, settings): names, sizes and mtimes, not contents."""
-    settings = asdict(cfg) | {"workers": 0}
+    settings = {k: v for k, v in asdict(cfg).items() if k != "workers"} | {"workers": 0}  # not a setting
     if cfg.crop_seed is None:  # datasets made before the option keep their identity
         del settings["crop_seed"]
     h = hashlib.sha256(json.dumps([str(src.resolve()), settings, items]).encode())
