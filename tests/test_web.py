@@ -1,5 +1,6 @@
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from polychromify.color import rgb_to_lab
+from polychromify.config import ColourOptions
 from polychromify.web.app import Limits, create_app
 from tests.conftest import SAMPLES, make_photo
 from tests.corpus import bad_files
@@ -34,6 +36,17 @@ def test_health_models_and_openapi(client):
     assert {"/api/colorize", "/api/models", "/health", "/api/palette"} <= set(paths)
     page = client.get("/")
     assert page.status_code == 200 and "Polychromify" in page.text
+
+
+@pytest.mark.parametrize("saturation, strength", [(1.0, 0.75), (1.5, 0.5)])
+def test_the_page_starts_from_the_command_lines_defaults(monkeypatch, saturation, strength):
+    monkeypatch.setattr(
+        "polychromify.web.app.COLOUR", ColourOptions(saturation=saturation, reference_strength=strength)
+    )
+    page = TestClient(create_app()).get("/").text
+    slider = dict(re.findall(r'id="(saturation|refStrength)"[^>]*value="([^"]*)"', page))
+    assert float(slider["saturation"]) == saturation and float(slider["refStrength"]) == strength
+    assert "$" not in page
 
 
 def test_colorize_full_resolution_png_and_jpeg(client):

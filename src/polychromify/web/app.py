@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import string
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile, params
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from pydantic import BaseModel
@@ -325,9 +326,16 @@ def _add_palette_route(app: FastAPI, served: _Served) -> None:
 def _add_page(app: FastAPI) -> None:
     """The one static page, and its files."""
 
+    # the form's starting values are the command line's defaults ($saturation etc. in the file)
+    defaults = {
+        "saturation": f"{COLOUR.saturation:.2f}",
+        "reference_strength": f"{COLOUR.reference_strength:g}",
+    }
+    page = string.Template((STATIC / "index.html").read_text()).substitute(defaults)
+
     @app.get("/", response_class=HTMLResponse)
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
+    def index() -> HTMLResponse:
+        return HTMLResponse(page)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
