@@ -6,13 +6,16 @@
 # 2-core EPYC (fp32, with another job beside it), resumable.
 #   bash scripts/distill_old_prints.sh [CORPUS] [WORK]   (WORK as scripts/train_default.sh's: its data is reused)
 #   then: polychromify evaluate default WORK/runs/distilled --images WORK/heldout --degrade medium
+# FREEZE=0 also trains the encoder's first four layers (frozen by default: ImageNet's edge and texture
+# filters, which see the grain first), into WORK/runs/distilled-freeze0.
 set -euo pipefail
 BIN=${BIN:-$PWD/.venv/bin}
 DEFAULT=src/polychromify/assets/default
 
 CORPUS=${1:-../shared/data/corpus}
 WORK=${2:-/tmp/polychromify-default}
-RUN=$WORK/runs/distilled
+RUN=$WORK/runs/distilled${FREEZE:+-freeze$FREEZE}
+FREEZE_ARG=(); [[ -n "${FREEZE:-}" ]] && FREEZE_ARG=(--model-arg "freeze=$FREEZE")
 mkdir -p "$WORK"
 
 # the default's samples (the same split: its held-out photos stay held out); the four samples/ left out
@@ -27,5 +30,5 @@ else
     "$BIN/polychromify" train --data "$WORK/data" --out "$RUN" --overwrite --model mnv2-unet \
         --model-arg hints=true --init "$DEFAULT" --teacher "$DEFAULT" --distill 1 --degrade 0.5 \
         --hint-p 0.125 --rebalance-lambda 0.6 --epochs 1 --schedule cosine --keep last --batch-size 32 \
-        --lr 1e-4 --patience 0 --seed 2 --precision fp32
+        --lr 1e-4 --patience 0 --seed 2 --precision fp32 "${FREEZE_ARG[@]}"
 fi
