@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from polychromify.errors import PolychromifyError
+from polychromify.models.blend import Blend
 from polychromify.models.registry import ColorModel, count_parameters, create_model, load_strictly
 from polychromify.version import __version__
 
@@ -122,6 +123,8 @@ def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") ->
     """Rebuild a model from its run folder alone (config.json + model.safetensors), in eval mode."""
     config = read_config(run_dir)
     arch = config["arch"]
+    if arch["name"] == "blend":
+        return _blend(arch, Path(run_dir)).to(map_location).eval()
     model = create_model(arch["name"], **arch.get("kwargs", {}))
     path = Path(run_dir) / WEIGHTS
     state = _read_weights(path)
@@ -140,14 +143,43 @@ def resolve_model(model: str | Path | ColorModel, device: str | torch.device = "
     """'default' (the shipped model), a shipped model's name, or a run folder -> model in eval mode."""
     if isinstance(model, ColorModel):
         return model.to(device).eval()
-    shipped = (
-        sorted(p.name for p in ASSETS.iterdir() if (p / "config.json").exists()) if ASSETS.is_dir() else []
-    )
+    shipped = shipped_models()
     if str(model) in shipped:
         return load_model(ASSETS / str(model), device)
     if Path(model).is_dir():
         return load_model(model, device)
     raise PolychromifyError(f"unknown model {str(model)!r}: give a run folder or one of {', '.join(shipped)}")
+
+
+def shipped_models() -> list[str]:
+    """The names of the models in assets/ ('default', 'old-prints', ...)."""
+    return sorted(p.name for p in ASSETS.iterdir() if (p / CONFIG).exists()) if ASSETS.is_dir() else []
+
+
+def save_blend(run_dir: str | Path, members: list[str], weights: list[float], **extra: Any) -> Path:
+    """A blend's run folder: config.json alone, naming its members (shipped names, or run folders relative
+    to `run_dir`) and their weights; checked by loading it."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    arch = {"name": "blend", "members": members, "weights": weights}
+    model = _blend(arch, run_dir)
+    config = {"arch": arch, "parameters": count_parameters(model), "version": __version__} | extra
+    atomic_write_text(run_dir / CONFIG, json.dumps(config, indent=1))
+    return run_dir
+
+
+def _blend(arch: dict[str, Any], run_dir: Path) -> Blend:
+    """A blend has no weights of its own: its members' (shipped names, or run folders relative to its own)."""
+    try:
+        refs, weights = list(arch["members"]), list(arch["weights"])
+    except (KeyError, TypeError):
+        raise PolychromifyError(
+            f"damaged {run_dir / CONFIG}: a blend names 'members' and 'weights'"
+        ) from None
+    members = [resolve_model(m if m in shipped_models() else run_dir / m) for m in refs]
+    model = Blend(members, weights)
+    model.arch = arch
+    return model
 
 
 def model_folder(model: str | Path) -> Path:

@@ -1,0 +1,79 @@
+"""`blend`: trained models over the same ab bins as one (their logits weighted), built from their run folders;
+and the shipped `--model blend` (the default and old-prints), which beats the default on damaged prints."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from polychromify.checkpoint import ASSETS, resolve_model, save_blend, save_run
+from polychromify.errors import PolychromifyError
+from polychromify.evaluate import evaluate_images
+from polychromify.inference import Colorizer
+from polychromify.models import create_model
+from polychromify.reference import Reference
+from tests.conftest import REPO, SAMPLES, make_photo, run_cli
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory):
+    root = tmp_path_factory.mktemp("blend")
+    for i, name in enumerate("ab"):
+        torch.manual_seed(i)
+        save_run(root / name, create_model("unet", width=8), {})
+    return root
+
+
+def test_a_blend_is_its_members_logits_weighted(members):
+    a, b = resolve_model(members / "a"), resolve_model(members / "b")
+    x = torch.rand(2, 1, 32, 48) * 2 - 1  # L in [-1,1]
+    xi = a.make_input(x, None, a.takes_hints)  # with an empty hint channel
+    blend = resolve_model(save_blend(members / "ab", ["../a", "../b"], [3, 1]))  # relative to the blend
+    assert blend.kind == "classification" and blend.arch["members"] == ["../a", "../b"]
+    with torch.no_grad():
+        assert torch.allclose(blend(xi), 0.75 * a(xi) + 0.25 * b(xi), atol=1e-5)
+        only_a = resolve_model(
+            save_blend(members / "a-only", [str(members / "a"), str(members / "b")], [1, 0])
+        )
+        assert torch.allclose(only_a.predict_ab(x), a.predict_ab(x), atol=1e-5)
+    config = json.loads((members / "ab" / "config.json").read_text())
+    assert config["parameters"] == 2 * sum(p.numel() for p in a.parameters())
+    assert not (members / "ab" / "model.safetensors").exists()  # no weights of its own
+
+
+def test_a_blend_colorizes_takes_references_and_refuses_bad_members(members, tmp_path, capsys):
+    run = save_blend(members / "half", ["../a", "../b"], [1, 1])
+    photo = np.asarray(make_photo(3, (40, 56)))
+    colorizer = Colorizer(run, precision="fp32")
+    out = colorizer.colorize_array(photo)
+    assert out.shape == (*photo.shape[:2], 3) and colorizer.takes_reference
+    assert (
+        colorizer.colorize_array(
+            photo, reference=Reference.of(SAMPLES / "color" / "tuxpaint-data--sheep.jpg")
+        ).shape
+        == out.shape
+    )
+    save_run(tmp_path / "regression", create_model("cnn"), {})
+    with pytest.raises(PolychromifyError, match="same ab bins"):
+        save_blend(tmp_path / "bad", [str(members / "a"), str(tmp_path / "regression")], [1, 1])
+    with pytest.raises(PolychromifyError, match="two or more members"):
+        save_blend(tmp_path / "one", [str(members / "a")], [1])
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "config.json").write_text('{"arch": {"name": "blend"}}')
+    assert run_cli("colorize", SAMPLES / "bw", "-o", tmp_path / "out", "--model", tmp_path / "damaged") == 1
+    assert "a blend names 'members' and 'weights'" in capsys.readouterr().err
+
+
+def test_the_shipped_blend_beats_the_default_on_damaged_prints(tmp_path):
+    blend = resolve_model("blend")
+    assert blend.arch["members"] == ["default", "old-prints"] and blend.takes_hints
+    assert (ASSETS / "blend" / "MODEL_CARD.md").exists()
+    photos = tmp_path / "heldout"
+    photos.mkdir()
+    for src in [*SAMPLES.glob("color/*.jpg"), *(REPO / "tests" / "data" / "heldout").glob("*.jpg")]:
+        shutil.copy(src, photos / src.name)
+    default = evaluate_images("default", photos, max_side=256, degrade="strong")
+    ours = evaluate_images("blend", photos, max_side=256, degrade="strong")
+    assert ours["hue_accuracy"] > default["hue_accuracy"]
