@@ -161,10 +161,7 @@ def save_blend(run_dir: str | Path, members: list[str], weights: list[float], **
     to `run_dir`) and their weights; checked by loading it."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    arch = {"name": "blend", "members": members, "weights": weights}
-    model = _blend(arch, run_dir)
-    config = {"arch": arch, "parameters": count_parameters(model), "version": __version__} | extra
-    atomic_write_text(run_dir / CONFIG, json.dumps(config, indent=1))
+    write_config(run_dir, _blend({"name": "blend", "members": members, "weights": weights}, run_dir), extra)
     return run_dir
 
 
@@ -176,7 +173,8 @@ def _blend(arch: dict[str, Any], run_dir: Path) -> Blend:
         raise PolychromifyError(
             f"damaged {run_dir / CONFIG}: a blend names 'members' and 'weights'"
         ) from None
-    members = [resolve_model(m if m in shipped_models() else run_dir / m) for m in refs]
+    shipped = shipped_models()
+    members = [resolve_model(m if m in shipped else run_dir / m) for m in refs]
     model = Blend(members, weights)
     model.arch = arch
     return model
@@ -185,10 +183,10 @@ def _blend(arch: dict[str, Any], run_dir: Path) -> Blend:
 def model_folder(model: str | Path) -> Path:
     """The folder of a shipped model's name or of a run."""
     shipped = ASSETS / str(model)
-    return shipped if (shipped / "config.json").is_file() else Path(model)
+    return shipped if (shipped / CONFIG).is_file() else Path(model)
 
 
 def shipped_config(model: str | Path) -> dict:
     """A shipped model's config.json ({} for anything else)."""
-    path = ASSETS / str(model) / "config.json"
+    path = ASSETS / str(model) / CONFIG
     return json.loads(path.read_text()) if str(model) and path.is_file() else {}

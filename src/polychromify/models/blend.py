@@ -42,9 +42,6 @@ class Blend(ColorModel):
     def temperature(self) -> float:
         return self.members[0].temperature
 
-    def make_input(self, L: torch.Tensor, hints: torch.Tensor | None, takes_hints: bool) -> torch.Tensor:
-        return self.members[0].make_input(L, hints, takes_hints)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The members' logits (N,Q,h,w), weighted and summed."""
         return sum(w * m(x) for w, m in zip(self.weights.to(x.dtype), self.members, strict=True))
