@@ -27,3 +27,18 @@ def test_grey_has_zero_ab():
     grey = np.full((4, 4, 3), 77, np.uint8)
     _, ab = rgb_to_lab(grey)
     assert np.abs(ab).max() < 1e-3
+
+
+def test_blur_keeps_flat_colour_and_the_total():
+    import torch
+
+    from polychromify.color import blur
+
+    flat = torch.full((1, 2, 5, 7), 0.3)
+    assert torch.allclose(blur(flat, 1.0), flat)
+    spot = torch.zeros(2, 2, 11, 11)
+    spot[..., 5, 5] = 1
+    out = blur(spot, 1.0)
+    assert out.shape == spot.shape and torch.allclose(out.sum((-2, -1)), torch.ones(2, 2))
+    assert out[0, 0, 5, 5] < 0.2 and out[0, 0, 5, 6] > 0.05  # spread to the neighbours
+    assert blur(spot, 0) is spot

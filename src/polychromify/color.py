@@ -13,12 +13,14 @@ the annealed-mean decoding. Bins are (Q,2) arrays/tensors in CIELAB units throug
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 from skimage import color as skcolor
+from torch import nn
 
 AB_SCALE = 128.0  # seed: ab / 128 -> [-1, 1]
 L_CENTER = 50.0
@@ -201,6 +203,20 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, T: float = 0.38) -> 
         probs = torch.softmax(logits.permute(0, 2, 3, 1).float() / T, dim=-1)  # (N,H,W,Q)
         ab = (probs @ bins.to(probs)).permute(0, 3, 1, 2).contiguous()  # (N,2,H,W), plain layout to resize
     return ab.div_(AB_SCALE).clamp_(-1, 1)
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(N,C,H,W) blurred by a Gaussian of `sigma` pixels (separable, edges repeated); sigma 0: x itself.
+    In torch rather than scipy so that it runs inside an exported ONNX graph and in the model's dtype."""
+    if sigma <= 0:
+        return x
+    r = max(1, math.ceil(2.5 * sigma))
+    k = [math.exp(-(t * t) / (2 * sigma * sigma)) for t in range(-r, r + 1)]  # a constant in a traced graph
+    k = torch.tensor(k, dtype=x.dtype, device=x.device) / sum(k)
+    n, c, h, w = x.shape
+    y = nn.functional.pad(x.reshape(n * c, 1, h, w), (r, r, r, r), mode="replicate")
+    y = nn.functional.conv2d(nn.functional.conv2d(y, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))
+    return y.reshape(n, c, h, w)
 
 
 # ---------------------------------------------------------------- fast full-resolution output
