@@ -2,11 +2,11 @@
 SIGGRAPH17 trains one) against the decoding-time prior swap of `polychromify.reference`.
 
 A small branch takes a sample's own ab histogram over the default's 262 bins (+ its mean chroma) and adds
-what it computes to the shipped default's decoder at strides 16, 8 and 4 and to its logits (zero-initialised:
-it starts as the default). The default stays frozen, so without a reference nothing changes. Trained one
-epoch on a prepared dataset (hints sampled as in training, class-rebalanced loss), then scored on colour
-photos with each photo's own colours as its reference, and with another photo's (how far a foreign palette
-is taken):
+what it computes to the shipped `clean` decoder (the default when this ran) at strides 16, 8 and 4 and to
+its logits (zero-initialised: it starts as `clean`). `clean` stays frozen, so without a reference nothing
+changes. Trained one epoch on a prepared dataset (hints sampled as in training, class-rebalanced loss),
+then scored on colour photos with each photo's own colours as its reference, and with another photo's (how
+far a foreign palette is taken):
 
     python scripts/global_hints_experiment.py train DATA BRANCH.pt [STEPS]   # an epoch: ~50 min, 2 AVX2 cores
     python scripts/global_hints_experiment.py eval BRANCH.pt PHOTOS      # one line per variant
@@ -37,7 +37,7 @@ from polychromify.losses import compute_loss
 from polychromify.models.mobilenet import _up
 from polychromify.reference import Reference, colours_like
 
-base = load_model(ASSETS / "default", "cpu").eval()
+base = load_model(ASSETS / "clean", "cpu").eval()
 base.requires_grad_(False)
 Q, C = len(base.bins), base.head.in_channels
 

@@ -1,29 +1,31 @@
 #!/usr/bin/env bash
-# Rebuild the shipped default model and its model card's numbers: under an hour on a 2-core CPU, resumable
+# Rebuild the shipped `clean` network (the default's first member) and its model card's numbers: under an hour on a 2-core CPU, resumable
 # (run it again after an interruption: finished steps are skipped, a training step continues with --resume).
 #   bash scripts/train_default.sh [CORPUS] [WORK]
 # CORPUS: folder of colour photos (default ../shared/data/corpus, 989 photos); WORK: where data, runs and the
 # encoder weights go (default /tmp/polychromify-default, outside the repo). 10% of the photos (by content
 # hash) are validation; the four samples/ photos are left out of training.
-# Then ship it:  bash scripts/train_default.sh ship   (float16 copies into src/polychromify/assets/)
+# Then ship it:  bash scripts/train_default.sh ship   (float16 copies into src/polychromify/assets/$NAME)
 # DEGRADE=P: that share of the training inputs gets an old print's damage (`train --degrade`; 0 = none).
+# The default's second member: DEGRADE=0.3 bash scripts/train_default.sh, then NAME=old-prints ... ship.
 # Both stages train in fp32, as the default was first trained, whatever the CPU (auto would take bf16 where
 # it is native).
 set -euo pipefail
 BIN=${BIN:-$PWD/.venv/bin}
 DEGRADE=${DEGRADE:-0}
+NAME=${NAME:-clean}
 CORPUS=${1:-../shared/data/corpus}
 WORK=${2:-/tmp/polychromify-default}
 ASSETS=src/polychromify/assets
 
 if [[ "$CORPUS" == ship ]]; then
-    "$BIN/python" - "$WORK/runs" "$ASSETS" <<'PY'
+    "$BIN/python" - "$WORK/runs" "$ASSETS/$NAME" <<'PY'
 import sys
 from polychromify.checkpoint import ship_half
-runs, assets = sys.argv[1:]
+runs, dest = sys.argv[1:]
 ship_half(
     f"{runs}/default",
-    f"{assets}/default",
+    dest,
     licence="weights derived from torchvision's ImageNet-1k MobileNetV2: non-commercial research and "
     "education only (ImageNet's terms); polychromify's code is MIT; see MODEL_CARD.md",
 )

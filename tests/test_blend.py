@@ -1,5 +1,5 @@
 """`blend`: trained models over the same ab bins as one (their logits weighted), built from their run folders;
-and the shipped `--model blend` (the default and old-prints), which beats the default on damaged prints."""
+and the shipped default, `clean` and `old-prints` blended, which beats `clean` alone on damaged prints."""
 
 import json
 import shutil
@@ -66,15 +66,15 @@ def test_a_blend_colorizes_takes_references_and_refuses_bad_members(members, tmp
     assert "a blend names 'members' and 'weights'" in capsys.readouterr().err
 
 
-def test_the_shipped_blend_beats_the_default_on_damaged_prints(tmp_path):
-    blend = resolve_model("blend")
-    assert blend.arch["members"] == ["default", "old-prints"] and blend.takes_hints
-    assert (ASSETS / "blend" / "MODEL_CARD.md").exists()
+def test_the_default_blend_beats_its_clean_member_on_damaged_prints(tmp_path):
+    blend = resolve_model("default")
+    assert blend.arch["members"] == ["clean", "old-prints"] and blend.takes_hints
+    assert (ASSETS / "default" / "MODEL_CARD.md").exists()
     photos = tmp_path / "heldout"
     photos.mkdir()
     for src in [*SAMPLES.glob("color/*.jpg"), *(REPO / "tests" / "data" / "heldout").glob("*.jpg")]:
         shutil.copy(src, photos / src.name)
     # fp32 on every CPU: the comparison does not depend on whether this one has native bf16
-    default = evaluate_images("default", photos, max_side=256, degrade="strong", precision="fp32")
-    ours = evaluate_images("blend", photos, max_side=256, degrade="strong", precision="fp32")
-    assert ours["hue_accuracy"] > default["hue_accuracy"]
+    clean = evaluate_images("clean", photos, max_side=256, degrade="strong", precision="fp32")
+    ours = evaluate_images("default", photos, max_side=256, degrade="strong", precision="fp32")
+    assert ours["hue_accuracy"] > clean["hue_accuracy"]

@@ -87,6 +87,9 @@ def test_evaluate_per_photo_csv_has_a_row_per_model_and_photo_that_make_the_mean
     for m in means:
         mine = [float(r["psnr_rgb"]) for r in rows if r["model"] == m["model"]]
         assert sum(mine) / 3 == pytest.approx(m["psnr_rgb"])
+        own = [r for r in rows if r["model"] == m["model"]]
+        hits, pixels = (sum(int(r[k]) for r in own) for k in ("hue_hits", "hue_pixels"))
+        assert pixels > 0 and hits / pixels == pytest.approx(m["hue_accuracy"])  # each photo's hue counts
     assert float(rows[0]["cf"]) < 0.5 < float(rows[0]["cf_true"])  # grey's own row
     assert run_cli("evaluate", two_runs[0], "--data", tmp_path, "--per-photo", out) == 1
     assert "--per-photo needs --images" in capsys.readouterr().err

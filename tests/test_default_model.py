@@ -1,5 +1,5 @@
-"""The shipped default pair: it loads from the package alone and beats the grey baseline on real photos
-that were held out of its training (the four samples plus twelve of its validation photos, reduced)."""
+"""The shipped default (`clean` and `old-prints` blended): it loads from the package alone and beats the grey
+baseline on real photos held out of its training (the four samples plus twelve validation photos, reduced)."""
 
 import json
 import shutil
@@ -12,13 +12,18 @@ from tests.conftest import REPO, SAMPLES
 
 
 def test_default_model_ships_with_the_package():
-    model = resolve_model("default")
-    config = json.loads((ASSETS / "default" / "config.json").read_text())
+    # the default is a blend of two shipped networks: `clean` (trained on clean photos) and `old-prints`
+    default = resolve_model("default")
+    assert default.arch["name"] == "blend" and default.arch["members"] == ["clean", "old-prints"]
+    assert not (ASSETS / "default" / "model.safetensors").exists()  # no weights of its own
+    assert (ASSETS / "default" / "MODEL_CARD.md").exists() and default.takes_hints
+    model = resolve_model("clean")
+    config = json.loads((ASSETS / "clean" / "config.json").read_text())
     # one network is both the automatic model and its hint partner (see the model card)
     assert model.arch["name"] == config["arch"]["name"] == "mnv2-unet" and model.takes_hints
     assert "hint_model" not in config and "encoder_weights" not in config["arch"]["kwargs"]
-    assert (ASSETS / "default" / "MODEL_CARD.md").exists()
-    assert (ASSETS / "default" / "model.safetensors").stat().st_size < 10 * 1024 * 1024  # float16
+    assert (ASSETS / "clean" / "MODEL_CARD.md").exists()
+    assert (ASSETS / "clean" / "model.safetensors").stat().st_size < 10 * 1024 * 1024  # float16
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +51,24 @@ def test_default_beats_grey_on_held_out_real_photos(heldout):
 def test_default_gets_the_samples_hues():
     # skies and snow blue, grass green: most strongly coloured pixels of the four samples get their hue
     grey = evaluate_images("grey", SAMPLES / "color", max_side=400)
+    clean = evaluate_images("clean", SAMPLES / "color", max_side=400)
+    assert clean["delta_cf"] < 0.85 * grey["delta_cf"] and clean["hue_blue"] > 0.6
+    # The default pales the sheep's clear sky (old-prints leans warm there; model card, "Where it is
+    # worse"): on these four it is behind `clean` (blue 0.55 against 0.68), though not over the 99.
     ours = evaluate_images("default", SAMPLES / "color", max_side=400)
     assert ours["delta_cf"] < 0.85 * grey["delta_cf"]
-    assert ours["hue_blue"] > 0.6
+    assert ours["hue_accuracy"] > 0.5 and ours["hue_blue"] > 0.45
 
 
 def test_old_prints_model_ships_and_holds_its_colours_on_damaged_prints(heldout):
-    """`--model old-prints`: the default's recipe with an old print's damage on 30% of its inputs. On the
-    bundled held-out photos, damaged at the strong level, it keeps more hues than the default."""
+    """`--model old-prints`: `clean`'s recipe with an old print's damage on 30% of its inputs. On the
+    bundled held-out photos, damaged at the strong level, it keeps more hues than `clean`."""
     config = json.loads((ASSETS / "old-prints" / "config.json").read_text())
     assert config["train"]["degrade"] == 0.3 and (ASSETS / "old-prints" / "MODEL_CARD.md").exists()
     assert resolve_model("old-prints").takes_hints
     assert (ASSETS / "old-prints" / "model.safetensors").stat().st_size < 10 * 1024 * 1024
     damaged = {
-        m: evaluate_images(m, heldout, max_side=256, degrade="strong") for m in ("default", "old-prints")
+        m: evaluate_images(m, heldout, max_side=256, degrade="strong") for m in ("clean", "old-prints")
     }
-    assert damaged["old-prints"]["hue_accuracy"] > damaged["default"]["hue_accuracy"]
-    assert damaged["old-prints"]["auc_rebalanced"] > damaged["default"]["auc_rebalanced"]
+    assert damaged["old-prints"]["hue_accuracy"] > damaged["clean"]["hue_accuracy"]
+    assert damaged["old-prints"]["auc_rebalanced"] > damaged["clean"]["auc_rebalanced"]

@@ -125,20 +125,20 @@ def test_damage_speckle_is_colour_that_changed_with_the_damage(tmp_path, monkeyp
 
     photos = heldout_copies(tmp_path / "photos", 2, (128, 96))
     damaged = evaluate.evaluate_images("default", photos, degrade="strong")
-    assert damaged["damage_speckle"] > 0.05
+    assert damaged["damage_speckle"] > 0.01  # small: the colours are smoothed (the next test)
     monkeypatch.setattr(evaluate, "damage", lambda grey, rng, severity: grey)  # "damage" that changes nothing
     assert evaluate.evaluate_images("default", photos, degrade="strong")["damage_speckle"] == 0
 
 
 def test_smoothed_colours_keep_grain_out_of_the_colour(tmp_path):
-    """The default decodes its colours smoothed over the logits' grid (mobilenet.SMOOTH): damage speckle at
-    medium falls to well under the unsmoothed decoding's, on the bundled held-out photos, in fp32."""
+    """The shipped networks decode their colours smoothed over the logits' grid (mobilenet.SMOOTH): damage
+    speckle at medium falls to well under the unsmoothed decoding's, on the bundled held-out photos, fp32."""
     from polychromify.checkpoint import resolve_model
     from polychromify.evaluate import evaluate_images
     from polychromify.models.mobilenet import SMOOTH
 
     photos = heldout_copies(tmp_path / "photos", 4, (256, 192))
-    model = resolve_model("default")
+    model = resolve_model("clean")
     assert model.smooth == SMOOTH > 0
     smoothed = evaluate_images(model, photos, degrade="medium", precision="fp32")["damage_speckle"]
     model.smooth = 0.0

@@ -58,7 +58,9 @@ def test_export_command_writes_a_self_describing_graph(tmp_path, capsys):
     assert run_cli("export", "default", "-o", out) == 0
     graph = onnx.load(str(out))
     meta = {p.key: p.value for p in graph.metadata_props}
-    assert json.loads(meta["architecture"])["name"] == "mnv2-unet" and meta["trained_input_size"] == "128"
+    arch = json.loads(meta["architecture"])  # the default: two networks' logits averaged, in one graph
+    assert arch["name"] == "blend" and arch["members"] == ["clean", "old-prints"]
+    assert meta["trained_input_size"] == "128"
     assert {"polychromify_version", "hw_multiple"} <= set(meta) and "non-commercial" in meta["licence"]
     assert [i.name for i in graph.graph.input] == ["L", "hints"] and graph.graph.output[0].name == "ab"
     dims = [d.dim_param or d.dim_value for d in graph.graph.input[0].type.tensor_type.shape.dim]

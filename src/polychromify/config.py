@@ -312,7 +312,11 @@ class TrainJob:
 class ColourOptions:
     """How a photo or a film is coloured: by colorize, video, the web page and `polychromify.colorize`."""
 
-    model: str = opt("default", "'default' (shipped) or a run folder (default: {default})")
+    model: str = opt(
+        "default",
+        "a shipped model ('default': 'clean' and 'old-prints' blended; 'clean'; 'old-prints') or a run "
+        "folder (default: {default})",
+    )
     saturation: float = opt(1.0, "scale the predicted colours (0 = grey)", type=non_negative)
     hints: list[str] = repeatable(
         "colour hint at pixel (X,Y) of the original, repeatable", "X,Y,#RRGGBB", "--hint"

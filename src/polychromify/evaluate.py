@@ -233,8 +233,13 @@ def _photo_row(
 
 
 def _scalars(row: dict) -> dict:
-    """A photo's metrics without the counts (which only mean something summed)."""
-    return {k: v for k, v in row.items() if not k.endswith("_counts")}
+    """A photo's metrics without the count pairs, plus its hue hits and strongly coloured pixels (all, and
+    per hue family): hits / pixels is the photo's own hue accuracy; summed over photos, the set's."""
+    out = {k: v for k, v in row.items() if not k.endswith("_counts")}
+    for family, (hits, pixels) in row.get("hue_counts", {}).items():
+        key = "hue" if family == "all" else f"hue_{family}"
+        out |= {f"{key}_hits": hits, f"{key}_pixels": pixels}
+    return out
 
 
 # SIGGRAPH17's official sweep (richzhang/colorization-pytorch, resources/psnrs_siggraph.npy): PSNR (dB) of
