@@ -2,7 +2,7 @@
 damage for that file name), then colorized by each model given, beside the truth.
 
     python scripts/degrade_figure.py OUT.jpg LEVEL MODEL[=LABEL],... PHOTO...
-    python scripts/degrade_figure.py docs/degrade-example.jpg medium default="default" \
+    python scripts/degrade_figure.py docs/degrade-example.jpg medium "PREV=previous default,default=default" \
         samples/color/enlightenment-data--Snow-Trees.jpg samples/color/tuxpaint-data--sheep.jpg
 """
 

@@ -52,7 +52,8 @@ def samples(corpus: Path) -> list[dict]:
             x = normalize_l(L)
             with torch.no_grad():
                 za, zb = (m(m.make_input(x, None, m.takes_hints)) for m in (clean, old))
-                hits = [hue_counts(clean.decode(w * zb + (1 - w) * za, (h, w)), truth)["all"] for w in WS]
+                blends = (clean.decode(s * zb + (1 - s) * za, (h, w)) for s in WS)
+                hits = [hue_counts(ab, truth)["all"] for ab in blends]
             out.append({"photo": k, "severity": float(severity), "x": x, "hits": hits})
     return out
 
