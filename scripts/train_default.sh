@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Rebuild the shipped `clean` network (the default's first member) and its model card's numbers: under an hour on a 2-core CPU, resumable
-# (run it again after an interruption: finished steps are skipped, a training step continues with --resume).
+# Rebuild the shipped `clean` network (the default's first member) and its model card's numbers: under an
+# hour on a 2-core CPU, resumable (run it again after an interruption: finished steps are skipped, a training
+# step continues with --resume).
 #   bash scripts/train_default.sh [CORPUS] [WORK]
 # CORPUS: folder of colour photos (default ../shared/data/corpus, 989 photos); WORK: where data, runs and the
 # encoder weights go (default /tmp/polychromify-default, outside the repo). 10% of the photos (by content
