@@ -2,6 +2,7 @@
 and the shipped default, `clean` and `old-prints` blended, which beats `clean` alone on damaged prints."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -78,3 +79,24 @@ def test_the_default_blend_beats_its_clean_member_on_damaged_prints(tmp_path):
     clean = evaluate_images("clean", photos, max_side=256, degrade="strong", precision="fp32")
     ours = evaluate_images("default", photos, max_side=256, degrade="strong", precision="fp32")
     assert ours["hue_accuracy"] > clean["hue_accuracy"]
+
+
+def test_the_one_line_api_reloads_a_blend_whose_member_was_retrained(members, monkeypatch):
+    from polychromify import checkpoint, inference
+
+    blend = save_blend(members / "kept", ["../a", "../b"], [1, 1])
+    loads = []
+    real = checkpoint.load_model
+    monkeypatch.setattr(checkpoint, "load_model", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
+    inference._kept_colorizer.cache_clear()
+    grey = np.full((24, 32), 120, np.uint8)
+    inference.colorize(grey, model=blend)
+    inference.colorize(grey, model=blend)
+    assert len(loads) == 3  # the blend and its two members, once
+    assert checkpoint.weight_files(blend) == [
+        members / "kept" / "../a" / "model.safetensors",
+        members / "kept" / "../b" / "model.safetensors",
+    ]
+    os.utime(members / "b" / "model.safetensors", ns=(1, 1))  # a member retrained in place
+    inference.colorize(grey, model=blend)
+    assert len(loads) == 6

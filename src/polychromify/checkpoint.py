@@ -180,6 +180,19 @@ def _blend(arch: dict[str, Any], run_dir: Path) -> Blend:
     return model
 
 
+def weight_files(model: str | Path) -> list[Path]:
+    """The weights files a shipped name or run folder is built from: its own, or a blend's members'."""
+    folder = model_folder(model)
+    try:
+        arch = read_config(folder)["arch"]
+    except PolychromifyError:
+        return [folder / WEIGHTS]  # not a run folder: loading it will say so
+    if arch["name"] != "blend" or not isinstance(arch.get("members"), list):
+        return [folder / WEIGHTS]
+    shipped = shipped_models()
+    return [f for m in arch["members"] for f in weight_files(m if m in shipped else folder / str(m))]
+
+
 def model_folder(model: str | Path) -> Path:
     """The folder of a shipped model's name or of a run."""
     shipped = ASSETS / str(model)

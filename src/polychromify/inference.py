@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from polychromify.checkpoint import ASSETS, model_folder, resolve_model, shipped_config  # noqa: F401 (the API)
+from polychromify.checkpoint import ASSETS, resolve_model, shipped_config, weight_files  # noqa: F401 (the API)
 from polychromify.color import grey_ab_to_rgb, grey_lightness, normalize_l, rgb_to_lab, to_grey
 from polychromify.config import RUNTIMES, ColourOptions
 from polychromify.data.images import to_rgb_array
@@ -284,16 +284,14 @@ def colorize(
 
 
 @functools.lru_cache(maxsize=4)  # thread-safe; a model of the default's size holds ~20 MB
-def _kept_colorizer(model: str, device: str, precision: str, runtime: str, stamp: int | None) -> Colorizer:
+def _kept_colorizer(model: str, device: str, precision: str, runtime: str, stamp: tuple | None) -> Colorizer:
     return Colorizer(model, device, precision=precision, runtime=runtime)
 
 
-def _weights_stamp(model: str | Path) -> int | None:
-    """When the model's weights file last changed (None if there is none to look at)."""
-    weights = (
-        Path(model) if str(model).lower().endswith(".onnx") else model_folder(model) / "model.safetensors"
-    )
-    return weights.stat().st_mtime_ns if weights.is_file() else None
+def _weights_stamp(model: str | Path) -> tuple[int, ...] | None:
+    """When the model's weights files (a blend's: its members') last changed; None if there are none."""
+    files = [Path(model)] if str(model).lower().endswith(".onnx") else weight_files(model)
+    return tuple(f.stat().st_mtime_ns for f in files if f.is_file()) or None
 
 
 __all__ = ["Colorizer", "Hint", "Reference", "colorize", "parse_hint", "resolve_model"]
