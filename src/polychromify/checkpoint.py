@@ -173,9 +173,7 @@ def _blend(arch: dict[str, Any], run_dir: Path) -> Blend:
         raise PolychromifyError(
             f"damaged {run_dir / CONFIG}: a blend names 'members' and 'weights'"
         ) from None
-    shipped = shipped_models()
-    members = [resolve_model(m if m in shipped else run_dir / m) for m in refs]
-    model = Blend(members, weights)
+    model = Blend([resolve_model(m) for m in _members(refs, run_dir)], weights)
     model.arch = arch
     return model
 
@@ -189,8 +187,13 @@ def weight_files(model: str | Path) -> list[Path]:
         return [folder / WEIGHTS]  # not a run folder: loading it will say so
     if arch["name"] != "blend" or not isinstance(arch.get("members"), list):
         return [folder / WEIGHTS]
+    return [f for m in _members(arch["members"], folder) for f in weight_files(m)]
+
+
+def _members(refs: list, run_dir: Path) -> list[str | Path]:
+    """A blend's members as `resolve_model` takes them: shipped names, or run folders relative to its own."""
     shipped = shipped_models()
-    return [f for m in arch["members"] for f in weight_files(m if m in shipped else folder / str(m))]
+    return [m if m in shipped else run_dir / str(m) for m in refs]
 
 
 def model_folder(model: str | Path) -> Path:

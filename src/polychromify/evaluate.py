@@ -437,11 +437,12 @@ def _options(job: EvaluateJob) -> dict[str, Any]:
 
 def _hint_sweep(job: EvaluateJob, names: list[str], device: str | None) -> list[dict]:
     """SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth; plotted to `job.plot`."""
-    results = [evaluate_images("grey", job.images, device, max_side=256, per_photo=job.per_photo is not None)]
+    opts = _options(job)
+    results = [evaluate_images("grey", job.images, device, max_side=256, per_photo=opts["per_photo"])]
     for run in names[1:]:
         for n in job.hints:
             sweep = {"max_side": 256, "hints": n, "seed": job.seed, "spread": job.spread}
-            results.append(evaluate_images(run, job.images, device, **sweep, **_options(job)))
+            results.append(evaluate_images(run, job.images, device, **sweep, **opts))
     print(f"hint sweep plotted -> {plot_hint_sweep(results, job.plot)}", file=sys.stderr)
     return results
 
