@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests.conftest import REPO
@@ -116,3 +118,37 @@ def test_startup_benchmark_against_another_tree():
     out = bench("startup.py", "--runs", "1", "--against", str(REPO / "src"))
     for case in ("help", "train_help", "bad_option"):
         assert 0 < out[case]["this"]["min_s"] <= out[case]["this"]["median_s"] and out[case]["ratio"] > 0
+
+
+def test_other_damage_benchmark_scores_a_chain_the_models_never_trained_on():
+    env = os.environ | {"PYTHONPATH": str(REPO / "src")}
+    args = ["--images", str(REPO / "tests" / "data" / "heldout"), "--models", "clean"]
+    r = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "other_damage.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=REPO,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    machine, row = (json.loads(line) for line in r.stdout.splitlines())
+    assert machine["machine"]["cpu_capability"] and row["model"] == "clean"
+    assert 0 < row["hue_accuracy"] < 1 and row["damage_speckle"] > 0  # the colours changed with the damage
+
+
+def test_other_damage_is_seeded_and_damages():
+    spec = importlib.util.spec_from_file_location("other_damage", REPO / "bench" / "other_damage.py")
+    bench_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_module)
+    other_damage = bench_module.other_damage
+
+    grey = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))
+    a, b = (other_damage(grey, np.random.default_rng(3)) for _ in range(2))
+    assert a.shape == grey.shape and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert (
+        np.mean(
+            [np.abs(other_damage(grey, np.random.default_rng(i)) - grey.astype(int)).mean() for i in range(8)]
+        )
+        > 1
+    )

@@ -63,11 +63,35 @@ def test_degrade_batch_touches_only_its_share_of_the_inputs():
     assert half.min() >= -1 and half.max() <= 1
 
 
+def test_degrade_batch_damages_at_a_larger_scale_and_averages_it_back(monkeypatch):
+    """zoom: the damage is drawn on the sample enlarged 1-3x, so a one-pixel pattern of the chain's ends
+    up finer than the grid and averaged away (grain and scratches on a large scan)."""
+    sizes = []
+
+    def checkerboard(grey, rng, severity):
+        sizes.append(grey.shape)
+        pattern = (np.indices(grey.shape).sum(0) % 2) * 100
+        return np.clip(grey.astype(int) - 50 + pattern, 0, 255).astype(np.uint8)
+
+    monkeypatch.setattr("polychromify.data.degrade.degrade", checkerboard)
+    L = torch.zeros(6, 1, 24, 24)
+    flat = degrade_batch(L, np.random.default_rng(0), 1.0, zoom=1.0)
+    assert sizes == [(24, 24)] * 6
+    contrast = (flat[..., 1:] - flat[..., :-1]).abs().mean()  # the full pattern on the grid
+    sizes.clear()
+    zoomed = degrade_batch(L, np.random.default_rng(0), 1.0, zoom=3.0)
+    assert len(sizes) == 6 and all(24 <= h <= 72 and h == w for h, w in sizes) and max(sizes)[0] > 48
+    assert zoomed.shape == L.shape and (zoomed[..., 1:] - zoomed[..., :-1]).abs().mean() < contrast / 2
+
+
 def test_train_degrade_runs_and_is_recorded(tiny_dataset, tmp_path, capsys):
     run = tmp_path / "run"
     args = ("--model", "cnn", "--data", tiny_dataset, "--out", run, "--epochs", 1, "--steps-per-epoch", 1)
     assert run_cli("train", *args, "--batch-size", 4, "--degrade", 0.5) == 0
     assert json.loads((run / "config.json").read_text())["train"]["degrade"] == 0.5
+    assert json.loads((run / "config.json").read_text())["train"]["degrade_zoom"] == 3.0
+    assert run_cli("train", *args, "--degrade", 0.5, "--degrade-zoom", 0.5, "--overwrite") == 1
+    assert "--degrade-zoom is from 1 to 8" in capsys.readouterr().err
     assert run_cli("train", *args, "--degrade", 1.5) == 2  # refused by the parser
     assert "argument --degrade" in capsys.readouterr().err
 

@@ -249,6 +249,12 @@ class TrainConfig:
         type=share,
         metavar="P",
     )
+    degrade_zoom: float = opt(
+        3.0,
+        "--degrade damages each sample at a random 1 to Z times its size, then averages it back, as a "
+        "scan larger than the network's grid is; 1: at the grid's own size (default: {default:g})",
+        metavar="Z",
+    )
     steps_per_epoch: int | None = opt(None, "cap on steps per epoch (default: one pass)")
     init: str | None = opt(
         None, "start from this run's weights (e.g. a hint partner from its model)", metavar="RUN"
@@ -290,6 +296,8 @@ class TrainConfig:
             raise PolychromifyError(f"unknown schedule {self.schedule!r}: use constant or cosine")
         if not 0 <= self.degrade <= 1:
             raise PolychromifyError(f"--degrade is a share from 0 to 1, not {self.degrade:g}")
+        if not 1 <= self.degrade_zoom <= 8:
+            raise PolychromifyError(f"--degrade-zoom is from 1 to 8, not {self.degrade_zoom:g}")
         if not 0 <= self.distill <= 1:
             raise PolychromifyError(f"--distill is a share from 0 to 1, not {self.distill:g}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:

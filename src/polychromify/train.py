@@ -257,7 +257,8 @@ class Trainer:
         clean, ab = self.train_set.batch(idx, flip)
         L = clean
         if cfg.degrade:  # the input only: the network learns the clean colours of a damaged print
-            L = degrade_batch(clean, np.random.default_rng([cfg.seed, self.epoch, step]), cfg.degrade)
+            rng = np.random.default_rng([cfg.seed, self.epoch, step])
+            L = degrade_batch(clean, rng, cfg.degrade, zoom=cfg.degrade_zoom)
         hints = sample_hints(ab, generator=gen, p=cfg.hint_p) if self.model.takes_hints else None
         return L, ab, hints, clean
 
