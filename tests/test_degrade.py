@@ -87,7 +87,7 @@ def test_degrade_batch_damages_at_a_larger_scale_and_averages_it_back(monkeypatc
 def test_train_degrade_runs_and_is_recorded(tiny_dataset, tmp_path, capsys):
     run = tmp_path / "run"
     args = ("--model", "cnn", "--data", tiny_dataset, "--out", run, "--epochs", 1, "--steps-per-epoch", 1)
-    assert run_cli("train", *args, "--batch-size", 4, "--degrade", 0.5) == 0
+    assert run_cli("train", *args, "--batch-size", 4, "--degrade", 0.5, "--degrade-zoom", 3) == 0
     assert json.loads((run / "config.json").read_text())["train"]["degrade"] == 0.5
     assert json.loads((run / "config.json").read_text())["train"]["degrade_zoom"] == 3.0
     assert run_cli("train", *args, "--degrade", 0.5, "--degrade-zoom", 0.5, "--overwrite") == 1

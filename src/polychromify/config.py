@@ -250,9 +250,9 @@ class TrainConfig:
         metavar="P",
     )
     degrade_zoom: float = opt(
-        3.0,
-        "--degrade damages each sample at a random 1 to Z times its size, then averages it back, as a "
-        "scan larger than the network's grid is; 1: at the grid's own size (default: {default:g})",
+        1.0,
+        "--degrade damages each sample at a random 1 to Z times its size, then averages it back, as on a "
+        "scan larger than the network's grid; 1: at the grid's own size (default: {default:g})",
         metavar="Z",
     )
     steps_per_epoch: int | None = opt(None, "cap on steps per epoch (default: one pass)")
