@@ -8,8 +8,8 @@ instead, the synthetic one of Bringing Old Photos Back to Life as its paper and 
 blur (kernel 3, 5 or 7 px, sigma 1-5), Gaussian noise (sigma 5-50/255), resampling down to 1/2-1x and back
 (bilinear) and JPEG (quality 40-100), each with p = 0.7, in a random order, at the photo's own resolution
 (640 px here). The damage is seeded by the file name, the same for every model. One JSON line per model
-with `evaluate`'s metrics on the damaged photos (scored against the clean originals), after a first line
-that describes the machine.
+with all of `evaluate`'s numbers on the damaged photos (scored against the clean originals), after a
+first line that describes the machine.
 """
 
 from __future__ import annotations
@@ -25,18 +25,6 @@ from PIL import Image
 from polychromify import evaluate
 from polychromify.checkpoint import resolve_model
 from polychromify.precision import machine
-
-KEYS = (
-    "auc_rebalanced",
-    "psnr_rgb",
-    "delta_cf",
-    "hue_accuracy",
-    "hue_warm",
-    "hue_green",
-    "hue_blue",
-    "damage_speckle",
-    "grey_coloured",
-)
 
 
 def other_damage(grey: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
@@ -75,7 +63,8 @@ def main() -> None:
     evaluate.damage = other_damage  # what evaluate_images damages each photo with
     for name in a.models.split(","):
         r = evaluate.evaluate_images(resolve_model(name), a.images, degrade="medium")
-        print(json.dumps({"model": name, "damage": "other"} | {k: round(r[k], 4) for k in KEYS}), flush=True)
+        scores = {k: round(v, 4) for k, v in r.items() if isinstance(v, float)}
+        print(json.dumps({"model": name, "damage": "other"} | scores), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@ from tests.conftest import REPO
 
 
 def bench(script: str, *args: str) -> object:
+    return json.loads(bench_output(script, *args))
+
+
+def bench_output(script: str, *args: str) -> str:
     env = os.environ | {"PYTHONPATH": str(REPO / "src")}
     r = subprocess.run(
         [sys.executable, str(REPO / "bench" / script), *args],
@@ -25,7 +29,7 @@ def bench(script: str, *args: str) -> object:
         cwd=REPO,
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(r.stdout)
+    return r.stdout
 
 
 def test_load_test_against_serve():
@@ -121,18 +125,10 @@ def test_startup_benchmark_against_another_tree():
 
 
 def test_other_damage_benchmark_scores_a_chain_the_models_never_trained_on():
-    env = os.environ | {"PYTHONPATH": str(REPO / "src")}
-    args = ["--images", str(REPO / "tests" / "data" / "heldout"), "--models", "clean"]
-    r = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "other_damage.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=REPO,
+    out = bench_output(
+        "other_damage.py", "--images", str(REPO / "tests" / "data" / "heldout"), "--models", "clean"
     )
-    assert r.returncode == 0, r.stderr[-2000:]
-    machine, row = (json.loads(line) for line in r.stdout.splitlines())
+    machine, row = (json.loads(line) for line in out.splitlines())
     assert machine["machine"]["cpu_capability"] and row["model"] == "clean"
     assert 0 < row["hue_accuracy"] < 1 and row["damage_speckle"] > 0  # the colours changed with the damage
 
