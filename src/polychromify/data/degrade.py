@@ -113,19 +113,21 @@ def degrade_batch(
 ) -> torch.Tensor:
     """Network input L (N,1,S,S) in [-1,1] -> a copy in which each sample, with probability `share`, is
     damaged (`degrade`) at `severity` (None: a random one each); the others are left exactly as they were.
-    zoom > 1: each is damaged at a random 1 to `zoom` times its size and box-averaged back, as a scan larger
-    than the network's grid is (grain, blur and scratches finer on the grid)."""
+    zoom > 1: each is damaged at a random 1 to `zoom` times its size and box-averaged back, as on a scan
+    larger than the network's grid (grain, blur and scratches come out finer on the grid)."""
     out = L.clone()
     levels = torch.from_numpy(normalize_l(grey_lightness()))  # grey level -> network input
     for i in np.flatnonzero(rng.random(len(L)) < share):
         grey = (grey_srgb(L[i : i + 1])[0, 0] * 255).round().to(torch.uint8).numpy()
         s = rng.random() if severity is None else severity
         z = rng.uniform(1.0, zoom) if zoom > 1 else 1.0
-        h, w = grey.shape
-        big = np.asarray(Image.fromarray(grey).resize((round(w * z), round(h * z)), Image.Resampling.BICUBIC))
-        damaged = degrade(big if z > 1 else grey, rng, s)
         if z > 1:
-            damaged = np.asarray(Image.fromarray(damaged).resize((w, h), Image.Resampling.BOX))
+            h, w = grey.shape
+            big = Image.fromarray(grey).resize((round(w * z), round(h * z)), Image.Resampling.BICUBIC)
+            damaged = Image.fromarray(degrade(np.asarray(big), rng, s)).resize((w, h), Image.Resampling.BOX)
+            damaged = np.asarray(damaged)
+        else:
+            damaged = degrade(grey, rng, s)
         out[i, 0] = levels[torch.from_numpy(damaged.astype(np.int64))]
     return out
 
