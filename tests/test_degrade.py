@@ -88,8 +88,8 @@ def test_train_degrade_runs_and_is_recorded(tiny_dataset, tmp_path, capsys):
     run = tmp_path / "run"
     args = ("--model", "cnn", "--data", tiny_dataset, "--out", run, "--epochs", 1, "--steps-per-epoch", 1)
     assert run_cli("train", *args, "--batch-size", 4, "--degrade", 0.5, "--degrade-zoom", 3) == 0
-    assert json.loads((run / "config.json").read_text())["train"]["degrade"] == 0.5
-    assert json.loads((run / "config.json").read_text())["train"]["degrade_zoom"] == 3.0
+    recorded = json.loads((run / "config.json").read_text())["train"]
+    assert recorded["degrade"] == 0.5 and recorded["degrade_zoom"] == 3.0
     assert run_cli("train", *args, "--degrade", 0.5, "--degrade-zoom", 0.5, "--overwrite") == 1
     assert "--degrade-zoom is from 1 to 8" in capsys.readouterr().err
     assert run_cli("train", *args, "--degrade", 1.5) == 2  # refused by the parser
