@@ -17,11 +17,13 @@ from safetensors.torch import load_file, save_file
 
 from polychromify.errors import PolychromifyError
 from polychromify.models.blend import Blend
+from polychromify.models.cleaner import Cleaner
 from polychromify.models.registry import ColorModel, count_parameters, create_model, load_strictly
 from polychromify.version import __version__
 
 ASSETS = Path(__file__).parent / "assets"  # the shipped models, a folder each
 WEIGHTS = "model.safetensors"
+CLEANER = "cleaner.safetensors"  # a blend's optional input cleaner (models.cleaner)
 CONFIG = "config.json"
 
 
@@ -112,7 +114,7 @@ def load_into(model: ColorModel, run_dir: str | Path) -> list[str]:
 
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
-        raise PolychromifyError(f"{path.parent} has no {WEIGHTS}")
+        raise PolychromifyError(f"{path.parent} has no {path.name}")
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -156,12 +158,23 @@ def shipped_models() -> list[str]:
     return sorted(p.name for p in ASSETS.iterdir() if (p / CONFIG).exists()) if ASSETS.is_dir() else []
 
 
-def save_blend(run_dir: str | Path, members: list[str], weights: list[float], **extra: Any) -> Path:
-    """A blend's run folder: config.json alone, naming its members (shipped names, or run folders relative
-    to `run_dir`) and their weights; checked by loading it."""
+def save_blend(
+    run_dir: str | Path,
+    members: list[str],
+    weights: list[float],
+    cleaner: Cleaner | None = None,
+    **extra: Any,
+) -> Path:
+    """A blend's run folder: config.json naming its members (shipped names, or run folders relative to
+    `run_dir`) and their weights, and the `cleaner` in front of them if any (cleaner.safetensors); checked
+    by loading it."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_config(run_dir, _blend({"name": "blend", "members": members, "weights": weights}, run_dir), extra)
+    arch: dict[str, Any] = {"name": "blend", "members": members, "weights": weights}
+    if cleaner is not None:
+        save_weights(run_dir / CLEANER, cleaner)
+        arch["cleaner"] = CLEANER
+    write_config(run_dir, _blend(arch, run_dir), extra)
     return run_dir
 
 
@@ -173,7 +186,12 @@ def _blend(arch: dict[str, Any], run_dir: Path) -> Blend:
         raise PolychromifyError(
             f"damaged {run_dir / CONFIG}: a blend names 'members' and 'weights'"
         ) from None
-    model = Blend([resolve_model(m) for m in _members(refs, run_dir)], weights)
+    cleaner = None
+    if "cleaner" in arch:
+        cleaner = Cleaner()
+        path = run_dir / str(arch["cleaner"])
+        load_strictly(cleaner, _read_weights(path), f"the cleaner in {path} does not fit")
+    model = Blend([resolve_model(m) for m in _members(refs, run_dir)], weights, cleaner)
     model.arch = arch
     return model
 
@@ -187,7 +205,8 @@ def weight_files(model: str | Path) -> list[Path]:
         return [folder / WEIGHTS]  # not a run folder: loading it will say so
     if arch["name"] != "blend" or not isinstance(arch.get("members"), list):
         return [folder / WEIGHTS]
-    return [f for m in _members(arch["members"], folder) for f in weight_files(m)]
+    own = [folder / str(arch["cleaner"])] if "cleaner" in arch else []
+    return own + [f for m in _members(arch["members"], folder) for f in weight_files(m)]
 
 
 def _members(refs: list, run_dir: Path) -> list[str | Path]:

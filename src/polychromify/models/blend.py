@@ -2,7 +2,8 @@
 
 A model trained on clean photos and one trained on damaged ones (`old-prints`) err differently; the weighted
 mean of their logits (a geometric mean of their distributions) keeps what each does best. It is built from
-its members' run folders (checkpoint.load_model), not from the registry: it has no weights of its own.
+its members' run folders (checkpoint.load_model), not from the registry: it has no weights of its own,
+except an optional `cleaner` in front of them (`models.cleaner`: grain taken out of the input they read).
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import torch
 from torch import nn
 
 from polychromify.errors import PolychromifyError
+from polychromify.models.cleaner import Cleaner
 from polychromify.models.registry import ColorModel
 
 
 class Blend(ColorModel):
     kind = "classification"
 
-    def __init__(self, members: Sequence[ColorModel], weights: Sequence[float]) -> None:
+    def __init__(
+        self, members: Sequence[ColorModel], weights: Sequence[float], cleaner: Cleaner | None = None
+    ) -> None:
         super().__init__()
         if len(members) < 2 or len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
             raise PolychromifyError("a blend needs two or more members and a weight >= 0 for each")
@@ -30,6 +34,7 @@ class Blend(ColorModel):
             if m.takes_hints != first.takes_hints:
                 raise PolychromifyError("a blend's members must all take hints, or none")
         self.members = nn.ModuleList(members)
+        self.cleaner = cleaner  # grain and noise taken out of the members' input L (models.cleaner)
         self.register_buffer("weights", torch.tensor(weights, dtype=torch.float32) / sum(weights))
         self.takes_hints = first.takes_hints
         self.bf16_pays = all(m.bf16_pays for m in members)
@@ -43,7 +48,9 @@ class Blend(ColorModel):
         return self.members[0].temperature
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The members' logits (N,Q,h,w), weighted and summed."""
+        """The members' logits (N,Q,h,w), weighted and summed; with a cleaner, of the cleaned L."""
+        if self.cleaner is not None:
+            x = torch.cat([self.cleaner(x[:, :1]), x[:, 1:]], 1)
         return sum(w * m(x) for w, m in zip(self.weights.to(x.dtype), self.members, strict=True))
 
     def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
