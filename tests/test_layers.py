@@ -18,7 +18,7 @@ FLOORS = {
     1: "color data.images data.hints data.degrade metrics spread flow",  # colour, pixels, damage, motion
     # networks and their decoding over ab bins (the reference's prior swap), losses
     2: "reference models.registry models.autoencoders models.unet models.mobilenet models.zhang models.blend "
-    "models "
+    "models.cleaner models "
     "losses",
     3: "checkpoint export data.prepare data.dataset",  # run folders, ONNX graphs, datasets
     4: "inference",  # the Colorizer: a network (torch or onnxruntime) + full-resolution recombination

@@ -29,8 +29,8 @@ CROP = 128  # training crops, on the networks' grid
 
 
 class Cleaner(nn.Module):
-    """L (N,1,H,W) in [-1,1], H and W even -> L plus a residual: a plain stack of dilated 3x3 convolutions
-    on a half-resolution view (pixel-unshuffled), ~66k parameters."""
+    """L (N,1,H,W) in [-1,1] -> L plus a residual: a plain stack of dilated 3x3 convolutions on a
+    half-resolution view (pixel-unshuffled), 67k parameters."""
 
     def __init__(self, width: int = 32, dilations: Sequence[int] = (1, 2, 4, 8, 4, 2, 1)) -> None:
         super().__init__()
@@ -56,8 +56,6 @@ def pairs(files: Sequence[Path], copies: int, rng: np.random.Generator, grid: in
     """(M,2,CROP,CROP) uint8 grey crops (clean, damaged) as the colour networks see them: each photo
     greyed at a random 512-800 px, damaged `copies` times at a random severity (and once left clean), both
     box-averaged to the networks' grid (longer side `grid`), and the same random crop taken of both."""
-    from polychromify.inference import _grid  # (inference imports the models)
-
     out = []
     for path in files:
         rgb = to_rgb_array(path)
@@ -67,7 +65,8 @@ def pairs(files: Sequence[Path], copies: int, rng: np.random.Generator, grid: in
             size = (round(w * s), round(h * s))
             grey = to_grey(np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC)))
             damaged = grey if k == 0 else degrade(grey, rng, rng.random())
-            gh, gw = _grid(*grey.shape, grid)
+            # the Colorizer's grid: longer side `grid`, multiples of 16
+            gh, gw = (max(16, round(n * grid / max(grey.shape) / 16) * 16) for n in grey.shape)
             if min(gh, gw) < CROP:
                 continue
             y, x = rng.integers(0, gh - CROP + 1), rng.integers(0, gw - CROP + 1)
