@@ -4,7 +4,7 @@
 
 Each photo gives `copies` damaged crops and one clean one (`cleaner.pairs`); one row of JSON is printed every
 250 steps (detail: the cleaned input's fine-detail error against the clean photo's, identity: the same for
-the damaged input itself; lower is better). The shipped cleaner: the corpus, the defaults, 22 minutes in fp32
+the damaged input itself; lower is better). The shipped cleaner: the corpus, the defaults, 21 minutes in fp32
 on the 2-core AMD EPYC with native bf16. Ship it with `save_blend(..., cleaner=...)` or by naming the file
 as "cleaner" in a blend's config.json.
 """

@@ -52,7 +52,7 @@ def test_training_takes_noise_out_of_the_detail_and_leaves_the_rest():
     assert rows[-1]["drift"] < 0.1 * rows[-1]["identity"]  # the coarse lightness stays the input's
 
 
-def test_a_blend_with_a_cleaner_reads_the_cleaned_lightness(tmp_path, capsys):
+def test_a_blend_with_a_cleaner_reads_the_cleaned_lightness(tmp_path):
     for i, name in enumerate("ab"):
         torch.manual_seed(i)
         save_run(tmp_path / name, create_model("unet", width=8), {})

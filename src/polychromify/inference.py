@@ -25,7 +25,7 @@ from polychromify.config import RUNTIMES, ColourOptions
 from polychromify.data.images import to_rgb_array
 from polychromify.errors import PolychromifyError
 from polychromify.export import OnnxNet, export_onnx
-from polychromify.models.registry import ColorModel, fold_batch_norm
+from polychromify.models.registry import ColorModel, fold_batch_norm, input_grid
 from polychromify.precision import Choice, autocast, check_precision, pick_device, resolve
 from polychromify.reference import Reference
 from polychromify.runtime import keep_freed_memory
@@ -220,7 +220,7 @@ class Colorizer:
 
     def small_lightness(self, greys: Sequence[np.ndarray], size: tuple[int, int] | None = None) -> np.ndarray:
         """Same-size grey images -> CIELAB L (N,1,gh,gw) in [0,100] on the network's grid (box-averaged)."""
-        gh, gw = _grid(*(size or greys[0].shape), self.input_size)
+        gh, gw = input_grid(*(size or greys[0].shape), self.input_size)
         lightness = grey_lightness()
         return np.stack(
             [lightness[np.asarray(Image.fromarray(g).resize((gw, gh), Image.Resampling.BOX))] for g in greys]
@@ -232,12 +232,6 @@ class Colorizer:
         if saturation < 0:
             raise PolychromifyError("saturation must be >= 0")
         return grey_ab_to_rgb(grey, ab * saturation)  # upsampled to the grey's size inside
-
-
-def _grid(h: int, w: int, size: int) -> tuple[int, int]:
-    """Network input size: longer side `size` (never upscaling), multiples of 16 for the U-Net."""
-    scale = min(1.0, size / max(h, w))
-    return max(16, round(h * scale / 16) * 16), max(16, round(w * scale / 16) * 16)
 
 
 def _hint_tensor(hints: Sequence[Hint], w: int, h: int, gw: int, gh: int) -> torch.Tensor:

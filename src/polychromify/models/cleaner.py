@@ -23,6 +23,7 @@ from torch import nn
 from polychromify.color import blur, grey_lightness, normalize_l, to_grey
 from polychromify.data.degrade import degrade
 from polychromify.data.images import to_rgb_array
+from polychromify.models.registry import input_grid
 
 SPLIT = 3.0  # pixels on the networks' grid: the Gaussian that parts the detail from the rest
 CROP = 128  # training crops, on the networks' grid
@@ -65,8 +66,7 @@ def pairs(files: Sequence[Path], copies: int, rng: np.random.Generator, grid: in
             size = (round(w * s), round(h * s))
             grey = to_grey(np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC)))
             damaged = grey if k == 0 else degrade(grey, rng, rng.random())
-            # the Colorizer's grid: longer side `grid`, multiples of 16
-            gh, gw = (max(16, round(n * grid / max(grey.shape) / 16) * 16) for n in grey.shape)
+            gh, gw = input_grid(*grey.shape, grid)
             if min(gh, gw) < CROP:
                 continue
             y, x = rng.integers(0, gh - CROP + 1), rng.integers(0, gw - CROP + 1)

@@ -109,6 +109,13 @@ def create_model(name: str, **overrides: Any) -> ColorModel:
     return model
 
 
+def input_grid(h: int, w: int, size: int) -> tuple[int, int]:
+    """A (h, w) photo's size at a network's input: longer side `size` (never upscaling), multiples of 16
+    for the U-Nets."""
+    scale = min(1.0, size / max(h, w))
+    return max(16, round(h * scale / 16) * 16), max(16, round(w * scale / 16) * 16)
+
+
 def load_strictly(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
     """load_state_dict(strict=True) with one clear line, "`what`: <the first mismatch>", on failure."""
     try:
