@@ -91,3 +91,8 @@ def test_the_training_script_says_what_is_wrong_in_one_line(tmp_path):
         r = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
         assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert out.read_bytes() == b"someone's file"  # never overwritten
+    make_photo(0, (60, 45)).save(tmp_path / "p.png")  # every photo left out: nothing to train on
+    args = [tmp_path, tmp_path / "new.safetensors", "--exclude", tmp_path]
+    r = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.strip() == "error: no photo gave a training crop", r.stderr
+    assert not (tmp_path / "new.safetensors").exists()

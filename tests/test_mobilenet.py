@@ -217,3 +217,12 @@ def test_no_hint_terms_are_cached_per_grid_and_match_the_full_computation():
         assert len(net._no_hints) == 2  # one entry per grid size
     net.train()
     assert not net._no_hints  # training empties it: the weights will change
+
+
+def test_the_cache_keeps_no_graph_so_the_input_gradient_can_be_taken_again():
+    # a front end trained through the frozen network (in eval mode) backpropagates through it on every step
+    net = create_model("mnv2-unet", width=8, hints=True).eval().requires_grad_(False)
+    for _ in range(2):
+        L = (torch.rand(1, 1, 32, 32) * 2 - 1).requires_grad_(True)
+        net(net.make_input(L, None, True)).logsumexp(1).mean().backward()
+        assert L.grad.abs().sum() > 0

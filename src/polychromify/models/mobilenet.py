@@ -299,7 +299,8 @@ class MobileNetUNet(ColorModel):
         if key not in self._no_hints:
             if len(self._no_hints) >= 8:
                 self._no_hints.clear()
-            self._no_hints[key] = self._hint_terms_of(hints[:1], [s[:1] for s in skips])
+            with torch.no_grad():  # a constant: no graph kept, so the input's gradient can be taken twice
+                self._no_hints[key] = self._hint_terms_of(hints[:1], [s[:1] for s in skips])
         return self._no_hints[key]
 
     def _hint_terms_of(self, hints: torch.Tensor, skips: list) -> tuple[torch.Tensor, ...]:
