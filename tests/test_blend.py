@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from polychromify.checkpoint import ASSETS, resolve_model, save_blend, save_run
+from polychromify.color import confident_colours
 from polychromify.errors import PolychromifyError
 from polychromify.evaluate import evaluate_images
 from polychromify.inference import Colorizer
@@ -65,6 +66,37 @@ def test_a_blend_colorizes_takes_references_and_refuses_bad_members(members, tmp
     (tmp_path / "damaged" / "config.json").write_text('{"arch": {"name": "blend"}}')
     assert run_cli("colorize", SAMPLES / "bw", "-o", tmp_path / "out", "--model", tmp_path / "damaged") == 1
     assert "a blend names 'members' and 'weights'" in capsys.readouterr().err
+
+
+def test_a_neutral_blend_scales_its_colours_by_their_confidence(members, tmp_path, capsys):
+    plain = resolve_model(save_blend(members / "plain", ["../a", "../b"], [1, 1]))
+    run = save_blend(members / "neutral", ["../a", "../b"], [1, 1], neutral=True)
+    blend = resolve_model(run)
+    assert blend.neutral and not plain.neutral and blend.arch["neutral"] is True
+    x = torch.rand(1, 1, 32, 48) * 2 - 1
+    with torch.no_grad():
+        out = blend(blend.make_input(x, None, blend.takes_hints))
+        small = confident_colours(plain.decode(out, out.shape[-2:]), out, blend.bins, 0.0)
+        want = torch.nn.functional.interpolate(small, size=(32, 48), mode="bilinear", align_corners=False)
+        assert torch.allclose(blend.predict_ab(x), want, atol=1e-6)
+        assert not torch.allclose(blend.predict_ab(x), plain.predict_ab(x), atol=1e-4)
+    config = json.loads((run / "config.json").read_text())
+    config["arch"]["neutral"] = "yes"
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text(json.dumps(config).replace('"../', f'"{members}/'))
+    assert run_cli("colorize", SAMPLES / "bw", "-o", tmp_path / "out", "--model", tmp_path / "bad") == 1
+    assert "a blend's 'neutral' is true or false" in capsys.readouterr().err
+
+
+def test_the_default_colours_near_grey_truth_less_than_without_its_scaling(tmp_path):
+    default = resolve_model("default")
+    assert default.neutral
+    bare = save_blend(tmp_path / "bare", default.arch["members"], default.arch["weights"], default.cleaner)
+    photos = REPO / "tests" / "data" / "heldout"
+    # fp32 on every CPU: the comparison does not depend on whether this one has native bf16
+    ours, without = (evaluate_images(m, photos, max_side=256, precision="fp32") for m in ("default", bare))
+    assert ours["grey_coloured"] < 0.9 * without["grey_coloured"]
+    assert ours["hue_accuracy"] > without["hue_accuracy"] - 0.01
 
 
 def test_the_default_blend_beats_its_clean_member_on_damaged_prints(tmp_path):

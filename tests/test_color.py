@@ -1,6 +1,17 @@
 import numpy as np
+import torch
 
-from polychromify.color import AB_SCALE, chroma, lab_to_rgb, normalize_l, rgb_to_lab
+from polychromify.color import (
+    AB_SCALE,
+    BOOST,
+    FAINT,
+    GREY_CHROMA,
+    chroma,
+    confident_colours,
+    lab_to_rgb,
+    normalize_l,
+    rgb_to_lab,
+)
 
 
 def test_round_trip_rgb_lab_rgb():
@@ -42,3 +53,22 @@ def test_blur_keeps_flat_colour_and_the_total():
     assert out.shape == spot.shape and torch.allclose(out.sum((-2, -1)), torch.ones(2, 2))
     assert out[0, 0, 5, 5] < 0.2 and out[0, 0, 5, 6] > 0.05  # spread to the neighbours
     assert blur(spot, 0) is spot
+
+
+def test_confident_colours_turn_likely_grey_down_and_sure_colours_up():
+    bins = torch.tensor([[0.0, 0.0], [5.0, 5.0], [40.0, -30.0], [-60.0, 20.0]])  # two of chroma < GREY_CHROMA
+    assert (bins.norm(dim=1) < GREY_CHROMA).tolist() == [True, True, False, False]
+    logits = torch.full((1, 4, 1, 3), -30.0)
+    logits[0, 2, 0, 0] = 0  # sure of a colour
+    logits[0, [0, 2], 0, 1] = 0  # half grey, half that colour
+    logits[0, [1, 3], 0, 2] = 0  # half grey, half another colour, whose mean is faint
+    ab = torch.tensor([[40.0, 20.0, 0.0], [-30.0, -15.0, 0.0]])[None, :, None] / AB_SCALE
+    ab[0, :, 0, 2] = torch.tensor([6.0, 0.0]) / AB_SCALE
+    out = confident_colours(ab, logits, bins, sigma=0)
+    scale = (out.norm(dim=1) / ab.norm(dim=1))[0, 0]
+    assert torch.allclose(scale[0], torch.tensor(1 + BOOST), atol=1e-4)  # the mean's shyness undone
+    assert torch.allclose(scale[1], torch.tensor(0.5 * (1 + BOOST * 0.5**12)), atol=1e-3)  # turned down
+    assert torch.allclose(scale[2], torch.tensor(1.0))  # already fainter than FAINT: left as it is
+    assert FAINT > 6
+    angle = lambda t: torch.atan2(t[0, 1], t[0, 0])  # noqa: E731
+    assert torch.allclose(angle(out), angle(ab), atol=1e-5)  # the hue is kept

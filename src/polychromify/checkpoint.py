@@ -163,17 +163,21 @@ def save_blend(
     members: list[str],
     weights: list[float],
     cleaner: Cleaner | None = None,
+    neutral: bool = False,
     **extra: Any,
 ) -> Path:
     """A blend's run folder: config.json naming its members (shipped names, or run folders relative to
-    `run_dir`) and their weights, and the `cleaner` in front of them if any (cleaner.safetensors); checked
-    by loading it."""
+    `run_dir`) and their weights, the `cleaner` in front of them if any (cleaner.safetensors), and whether
+    its colours are scaled by their confidence (`neutral`: `color.confident_colours`); checked by loading
+    it."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     arch: dict[str, Any] = {"name": "blend", "members": members, "weights": weights}
     if cleaner is not None:
         save_weights(run_dir / CLEANER, cleaner)
         arch["cleaner"] = CLEANER
+    if neutral:
+        arch["neutral"] = True
     write_config(run_dir, _blend(arch, run_dir), extra)
     return run_dir
 
@@ -191,7 +195,10 @@ def _blend(arch: dict[str, Any], run_dir: Path) -> Blend:
         cleaner = Cleaner()
         path = run_dir / str(arch["cleaner"])
         load_strictly(cleaner, _read_weights(path), f"the cleaner in {path} does not fit")
-    model = Blend([resolve_model(m) for m in _members(refs, run_dir)], weights, cleaner)
+    neutral = arch.get("neutral", False)
+    if not isinstance(neutral, bool):
+        raise PolychromifyError(f"damaged {run_dir / CONFIG}: a blend's 'neutral' is true or false")
+    model = Blend([resolve_model(m) for m in _members(refs, run_dir)], weights, cleaner, neutral)
     model.arch = arch
     return model
 

@@ -205,6 +205,30 @@ def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, T: float = 0.38) -> 
     return ab.div_(AB_SCALE).clamp_(-1, 1)
 
 
+# `confident_colours`: the share of a cell's distribution on ab bins of chroma < GREY_CHROMA is how likely
+# grey is; the colours are turned down by it and turned up (by up to 1 + BOOST) where it is near 0
+GREY_CHROMA, BOOST, SHARPNESS, FAINT = 12.0, 0.5, 12, 8.0
+
+
+def confident_colours(
+    ab: torch.Tensor, logits: torch.Tensor, bins: torch.Tensor, sigma: float
+) -> torch.Tensor:
+    """ab (N,2,H,W) in [-1,1] decoded from logits (N,Q,H,W) over `bins` (Q,2) -> ab with each cell's chroma
+    scaled by q (1 + BOOST q^SHARPNESS), where q = 1 - P(grey), P(grey) being the mass on bins of chroma <
+    GREY_CHROMA (smoothed like the colours, by `sigma` cells). Near-grey stone, snow and overcast sky,
+    where the network thinks grey likely, lose the cast the mean of a spread distribution gives them; where
+    it is sure of a colour, the mean's shyness is undone. A chroma is never turned down below FAINT (a faint
+    hue stays)."""
+    with torch.autocast(logits.device.type, enabled=False):
+        probs = torch.softmax(logits.permute(0, 2, 3, 1).float(), dim=-1)  # (N,H,W,Q), as annealed_mean
+        grey = (torch.linalg.vector_norm(bins.float(), dim=1) < GREY_CHROMA).to(probs)
+        q = 1 - blur((probs @ grey)[:, None], sigma)  # (N,1,H,W)
+        ab = ab.float()
+        chroma = torch.linalg.vector_norm(ab, dim=1, keepdim=True).clamp_min(1e-6) * AB_SCALE
+        scale = torch.maximum(q * (1 + BOOST * q**SHARPNESS), (FAINT / chroma).clamp(max=1))
+        return (ab * scale).clamp(-1, 1)
+
+
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """(N,C,H,W) blurred by a Gaussian of `sigma` pixels (separable, edges repeated); sigma 0: x itself.
     In torch rather than scipy so that it runs inside an exported ONNX graph and in the model's dtype."""

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from polychromify.color import confident_colours
 from polychromify.errors import PolychromifyError
 from polychromify.models.cleaner import Cleaner
 from polychromify.models.registry import ColorModel
@@ -22,7 +23,11 @@ class Blend(ColorModel):
     kind = "classification"
 
     def __init__(
-        self, members: Sequence[ColorModel], weights: Sequence[float], cleaner: Cleaner | None = None
+        self,
+        members: Sequence[ColorModel],
+        weights: Sequence[float],
+        cleaner: Cleaner | None = None,
+        neutral: bool = False,
     ) -> None:
         super().__init__()
         if len(members) < 2 or len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
@@ -35,6 +40,7 @@ class Blend(ColorModel):
                 raise PolychromifyError("a blend's members must all take hints, or none")
         self.members = nn.ModuleList(members)
         self.cleaner = cleaner  # grain and noise taken out of the members' input L (models.cleaner)
+        self.neutral = neutral  # colours scaled by how sure the distribution is of them (confident_colours)
         self.register_buffer("weights", torch.tensor(weights, dtype=torch.float32) / sum(weights))
         self.takes_hints = first.takes_hints
         self.bf16_pays = all(m.bf16_pays for m in members)
@@ -54,4 +60,10 @@ class Blend(ColorModel):
         return sum(w * m(x) for w, m in zip(self.weights.to(x.dtype), self.members, strict=True))
 
     def decode(self, out: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
-        return self.members[0].decode(out, size)
+        """The first member's decoding; with `neutral`, on the logits' grid, then `confident_colours`."""
+        first = self.members[0]
+        if not self.neutral:
+            return first.decode(out, size)
+        ab = first.decode(out, out.shape[-2:])  # on the logits' grid
+        ab = confident_colours(ab, out, self.bins, getattr(first, "smooth", 0.0))
+        return super().decode(ab, size)  # resized
