@@ -59,12 +59,12 @@ def pairs(files: Sequence[Path], copies: int, rng: np.random.Generator, grid: in
     box-averaged to the networks' grid (longer side `grid`), and the same random crop taken of both."""
     out = []
     for path in files:
-        rgb = to_rgb_array(path)
+        photo = Image.fromarray(to_rgb_array(path))
+        w, h = photo.size
         for k in range(copies + 1):
-            h, w = rgb.shape[:2]
             s = rng.uniform(512, 800) / max(h, w)
             size = (round(w * s), round(h * s))
-            grey = to_grey(np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC)))
+            grey = to_grey(np.asarray(photo.resize(size, Image.Resampling.BICUBIC)))
             damaged = grey if k == 0 else degrade(grey, rng, rng.random())
             gh, gw = input_grid(*grey.shape, grid)
             if min(gh, gw) < CROP:
