@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from polychromify import evaluate
 from polychromify.checkpoint import resolve_model
+from polychromify.evaluate import evaluate_images
 from polychromify.precision import machine
 
 
@@ -60,9 +60,8 @@ def main() -> None:
     ap.add_argument("--models", default="default,clean,old-prints")
     a = ap.parse_args()
     print(json.dumps({"machine": machine()}), flush=True)
-    evaluate.damage = other_damage  # what evaluate_images damages each photo with
     for name in a.models.split(","):
-        r = evaluate.evaluate_images(resolve_model(name), a.images, degrade="medium")
+        r = evaluate_images(resolve_model(name), a.images, degrade="medium", damage=other_damage)
         scores = {k: round(v, 4) for k, v in r.items() if isinstance(v, float)}
         print(json.dumps({"model": name, "damage": "other"} | scores), flush=True)
 

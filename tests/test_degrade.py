@@ -144,14 +144,14 @@ def test_compare_degrade_adds_two_columns(tiny_dataset, tmp_path):
     assert "degraded" not in (plain / "results.csv").read_text()
 
 
-def test_damage_speckle_is_colour_that_changed_with_the_damage(tmp_path, monkeypatch):
-    from polychromify import evaluate
+def test_damage_speckle_is_colour_that_changed_with_the_damage(tmp_path):
+    from polychromify.evaluate import evaluate_images
 
     photos = heldout_copies(tmp_path / "photos", 2, (128, 96))
-    damaged = evaluate.evaluate_images("default", photos, degrade="strong")
+    damaged = evaluate_images("default", photos, degrade="strong")
     assert damaged["damage_speckle"] > 0.01  # small: the colours are smoothed (the next test)
-    monkeypatch.setattr(evaluate, "damage", lambda grey, rng, severity: grey)  # "damage" that changes nothing
-    assert evaluate.evaluate_images("default", photos, degrade="strong")["damage_speckle"] == 0
+    unchanged = evaluate_images("default", photos, degrade="strong", damage=lambda grey, rng, severity: grey)
+    assert unchanged["damage_speckle"] == 0  # "damage" that changes nothing
 
 
 def test_smoothed_colours_keep_grain_out_of_the_colour(tmp_path):

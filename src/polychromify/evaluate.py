@@ -8,6 +8,7 @@ import functools
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,7 @@ from polychromify.checkpoint import model_folder, read_config, resolve_model
 from polychromify.color import L_CENTER, L_RANGE, bin_prior, lab_to_rgb, rgb_to_lab, to_grey
 from polychromify.config import EvaluateJob
 from polychromify.data.dataset import LabDataset
-from polychromify.data.degrade import LEVELS, degrade_batch, photo_rng
-from polychromify.data.degrade import degrade as damage
+from polychromify.data.degrade import LEVELS, degrade, degrade_batch, photo_rng
 from polychromify.data.images import EXTENSIONS, open_image
 from polychromify.errors import PolychromifyError, check_output_file
 from polychromify.inference import Colorizer, Hint, to_rgb_array
@@ -139,6 +139,7 @@ def evaluate_images(
     per_photo: bool = False,
     saturation: float = 1.0,
     degrade: str | None = None,
+    damage: Callable[[np.ndarray, np.random.Generator, float], np.ndarray] = degrade,
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size. `hints`:
@@ -150,12 +151,13 @@ def evaluate_images(
     mirror: the Colorizer's mirror averaging (on, as `colorize` runs; off, as `video` runs). per_photo: the
     result also lists each photo's own metrics under "photos". saturation: the colours scaled by it, as
     `colorize --saturation` does (grey stays grey). degrade: "mild", "medium" or "strong": each photo's grey
-    is damaged like an old print (`data.degrade`, the same damage for the same file name) before it is
-    colorized; the result, with the damaged lightness, is scored against the clean original, and
-    "damage_speckle" is the `metrics.speckle` of the network's ab (its grid, before composing) for the
-    damaged input minus its ab for the clean input: colour that follows grain, scratches and dust rather
-    than the scene. (Measured on the composed result instead, about 1 CIELAB unit comes from composing a
-    grainy lightness alone, whatever the colours: 8-bit rounding in dark pixels.)"""
+    is damaged like an old print (`damage`: `data.degrade`, or another chain taking the grey, a generator
+    and a severity; the same damage for the same file name) before it is colorized; the result, with the
+    damaged lightness, is scored against the clean original, and "damage_speckle" is the `metrics.speckle`
+    of the network's ab (its grid, before composing) for the damaged input minus its ab for the clean
+    input: colour that follows grain, scratches and dust rather than the scene. (Measured on the composed
+    result instead, about 1 CIELAB unit comes from composing a grainy lightness alone, whatever the colours:
+    8-bit rounding in dark pixels.)"""
     files = tuple(list_images(folder))
     colorizer = (
         None
