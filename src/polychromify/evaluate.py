@@ -22,7 +22,8 @@ from polychromify.checkpoint import model_folder, read_config, resolve_model
 from polychromify.color import L_CENTER, L_RANGE, bin_prior, lab_to_rgb, rgb_to_lab, to_grey
 from polychromify.config import EvaluateJob
 from polychromify.data.dataset import LabDataset
-from polychromify.data.degrade import LEVELS, degrade, degrade_batch, photo_rng
+from polychromify.data.degrade import LEVELS, degrade_batch, photo_rng
+from polychromify.data.degrade import degrade as old_print_damage
 from polychromify.data.images import EXTENSIONS, open_image
 from polychromify.errors import PolychromifyError, check_output_file
 from polychromify.inference import Colorizer, Hint, to_rgb_array
@@ -139,7 +140,7 @@ def evaluate_images(
     per_photo: bool = False,
     saturation: float = 1.0,
     degrade: str | None = None,
-    damage: Callable[[np.ndarray, np.random.Generator, float], np.ndarray] = degrade,
+    damage: Callable[[np.ndarray, np.random.Generator, float], np.ndarray] = old_print_damage,
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size. `hints`:
