@@ -1,4 +1,4 @@
-"""Robustness to damage the models never trained on (README "Old photographs"); prints JSON.
+"""Robustness to damage the models never trained on (docs/old-prints.md); prints JSON.
 
     python bench/other_damage.py --images HELDOUT [--models default,clean,old-prints]
 

@@ -1,4 +1,4 @@
-"""How much the colour smoothing on the logits' grid buys and costs (README "Old photographs"); prints JSON.
+"""How much the colour smoothing on the logits' grid buys and costs (docs/old-prints.md); prints JSON.
 
     python bench/smoothing.py --images HELDOUT [--model clean] [--sigmas 0,0.7,1,1.2] [--levels clean,medium]
 

@@ -1,4 +1,4 @@
-"""README "Old photographs", "Choosing the network per photo does not pay either": can a small gate on the
+"""docs/old-prints.md, "Choosing the network per photo does not pay either": can a small gate on the
 input's lightness say, per photo, how much of `old-prints` to blend with `clean`?
 
     python scripts/gate_experiment.py CORPUS [EPOCHS]     # 9 min, 2-core EPYC with native bf16; JSON lines

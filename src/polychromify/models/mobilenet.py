@@ -192,7 +192,7 @@ def _zero_conv(cin: int, cout: int) -> nn.Conv2d:
 
 # Colours are smoothed over the logits' grid (stride 4) by a Gaussian of this many cells before they are
 # brought up to the photo: grain, noise and scratches in L then do not become colour speckle. Measured in
-# README "Old photographs" (damage speckle at medium halved; clean photos within the noise).
+# docs/old-prints.md, "Smoothed colours" (damage speckle at medium halved; clean photos within the noise).
 SMOOTH = 1.0
 
 
