@@ -259,8 +259,14 @@ def grey_lightness() -> np.ndarray:
     return rgb_to_lab(np.stack([v, v, v], -1)[None])[0][0]
 
 
-def to_grey(rgb: np.ndarray) -> np.ndarray:
+LUMINANCE = (0.212671, 0.715160, 0.072169)  # sRGB primaries, D65: Y, so CIELAB L
+
+
+def to_grey(rgb: np.ndarray, mix: tuple[float, float, float] = LUMINANCE) -> np.ndarray:
     """(H,W) or (H,W,3) uint8 -> (H,W) uint8 grey levels with the CIELAB lightness of each pixel.
+    mix: the weights of the red, green and blue linear light (summing to 1) that make the grey: the
+    luminance by default; another mix is another film's tonal response (`tonal_mix`), e.g. (0, .5, .5) a
+    blue-sensitive plate of about 1900.
 
     Luminance Y from linear light in 1/65535 units (integer tables), then sRGB-encoded: one grey level
     off the exact formula for ~0.2% of colours, and several times faster on multi-megapixel photos. Large
@@ -269,7 +275,7 @@ def to_grey(rgb: np.ndarray) -> np.ndarray:
         return rgb
     if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
         return np.ascontiguousarray(rgb[..., 0])  # already grey, stored as RGB
-    (red, green, blue), encode = _grey_tables()
+    (red, green, blue), encode = _grey_tables(tuple(float(w) for w in mix))
     out = np.empty(rgb.shape[:2], np.uint8)
 
     def rows(block: slice) -> None:
@@ -290,18 +296,66 @@ def to_grey(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def _grey_tables() -> tuple[np.ndarray, np.ndarray]:
-    """(3,256) int32: each channel's linear light times its weight in Y, in 1/65535 units; and the
+@functools.lru_cache(maxsize=8)
+def _grey_tables(mix: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(3,256) int32: each channel's linear light times its weight in the mix, in 1/65535 units; and the
     sRGB-encoded grey level (uint8) of every such Y (sums may round up to 2 units past 1)."""
+    if len(mix) != 3 or min(mix) < 0 or sum(mix) <= 0:
+        raise ValueError(f"a channel mix is three weights >= 0, not all 0: {mix}")
     v = np.arange(256) / 255.0
     lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
     one = (1 << 16) - 1
-    weights = (0.212671, 0.715160, 0.072169)  # sRGB primaries, D65
+    weights = np.asarray(mix) / sum(mix)
     channels = np.stack([np.rint(lin * w * one) for w in weights]).astype(np.int32)
     y = np.minimum(np.arange(one + 3) / one, 1.0)
     g = np.where(y <= 0.0031308, 12.92 * y, 1.055 * np.power(y, 1 / 2.4) - 0.055)
     return channels, np.clip(g * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+# --- the tonal response of old film ---------------------------------------------------------------------
+# A grey photo records each colour's light through its emulsion's spectral sensitivity. As three weights on
+# the red, green and blue linear light, along a path through the film of the last 120 years, set by hand
+# from the films' descriptions (rough, not measured spectra): blue-sensitive plates (reds black, skies
+# white), orthochromatic, panchromatic (the luminance), panchromatic behind a yellow and behind a red
+# filter (dark skies). The plates' own green exposures are fitted against their colours by
+# `scripts/fit_plate_mixes.py`.
+FILM_MIXES = np.array(
+    [[0.0, 0.5, 0.5], [0.05, 0.6, 0.35], list(LUMINANCE), [0.35, 0.62, 0.03], [0.6, 0.4, 0.0]]
+)
+
+
+def tonal_mix(rng: np.random.Generator, n: int, jitter: float = 0.05) -> np.ndarray:
+    """(n,3) channel mixes drawn along `FILM_MIXES` (uniform over the path, each weight jittered by
+    N(0, jitter), kept >= 0 and summing to 1)."""
+    t = rng.uniform(0, len(FILM_MIXES) - 1, n)
+    i = np.minimum(t.astype(int), len(FILM_MIXES) - 2)
+    w = FILM_MIXES[i] + (t - i)[:, None] * (FILM_MIXES[i + 1] - FILM_MIXES[i])
+    w = np.clip(w + rng.normal(0, jitter, w.shape), 0, None) + 1e-6
+    return w / w.sum(1, keepdims=True)
+
+
+def remix_lightness(L: torch.Tensor, ab: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+    """Normalised L (N,1,H,W) and ab (N,2,H,W) in [-1,1] of colour photos -> the normalised L of the grey
+    each photo's channels give under `mix` (N,3): what a film of that tonal response recorded. The luminance
+    mix gives L back (up to gamut clipping)."""
+    fy = (L * L_RANGE + L_CENTER + 16.0) / 116.0
+    f = torch.cat([fy + ab[:, :1] * (AB_SCALE / 500.0), fy, fy - ab[:, 1:] * (AB_SCALE / 200.0)], 1)
+    xyz = torch.where(f > 6.0 / 29.0, f**3, (f - 4.0 / 29.0) * 3.0 * (6.0 / 29.0) ** 2)
+    xyz = xyz * torch.tensor([0.95047, 1.0, 1.08883], dtype=L.dtype).view(1, 3, 1, 1)  # D65 white
+    to_rgb = torch.tensor(
+        [
+            [3.2404542, -1.5371385, -0.4985314],
+            [-0.9692660, 1.8760108, 0.0415560],
+            [0.0556434, -0.2040259, 1.0572252],
+        ],
+        dtype=L.dtype,
+    )
+    lin = torch.einsum("ij,njhw->nihw", to_rgb, xyz).clamp(0.0, 1.0)
+    y = torch.einsum("ni,nihw->nhw", mix.to(L.dtype), lin)[:, None]
+    fy = torch.where(
+        y > (6.0 / 29.0) ** 3, y.clamp_min(1e-12) ** (1 / 3), y / (3 * (6.0 / 29.0) ** 2) + 4.0 / 29.0
+    )
+    return normalize_l(116.0 * fy - 16.0)
 
 
 @functools.lru_cache(maxsize=1)

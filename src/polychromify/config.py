@@ -99,6 +99,17 @@ def parse_split(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
+def parse_mix(text: str) -> tuple[float, float, float]:
+    """'0,0.5,0.5' -> the weights of red, green and blue light in a grey (normalised to sum 1)."""
+    try:
+        parts = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) < 0 or sum(parts) <= 0:
+        raise PolychromifyError(f"invalid mix {text!r}: expected three weights >= 0 like 0,0.5,0.5 (R,G,B)")
+    return tuple(p / sum(parts) for p in parts)  # type: ignore[return-value]
+
+
 def parse_model_args(items: list[str]) -> dict[str, Any]:
     """['neurons=high', 'width=0.5'] -> {'neurons': 'high', 'width': 0.5}; JSON values where possible."""
     out = {}
@@ -178,8 +189,23 @@ class PrepareConfig:
         factory=tuple,
         convert=tuple,
     )
+    grey: str | None = opt(
+        None,
+        "paired photos: a folder holding each colour photo's grey version under the same relative name and "
+        "size (e.g. a real old print and its colour truth); the input L is the grey's, the target ab the "
+        "colour photo's, with the same crops",
+        metavar="GREY",
+    )
+    block: int = opt(
+        0,
+        "split by blocks of N neighbouring names (the number in each name // N) instead of by content: "
+        "neighbouring plates of a collection are often the same place (default: 0 = by content)",
+        metavar="N",
+    )
 
     def __post_init__(self) -> None:
+        if self.block < 0:
+            raise PolychromifyError("--block must be >= 0")
         if len(self.split) != 3 or any(f < 0 for f in self.split) or abs(sum(self.split) - 1) > 1e-6:
             raise PolychromifyError(f"invalid split {self.split}: need three fractions >= 0 summing to 1")
         if self.split[0] <= 0:
@@ -286,10 +312,30 @@ class TrainConfig:
         False,
         "also write TensorBoard event files into RUN/tensorboard (needs polychromify[tensorboard])",
     )
+    extra_data: str | None = opt(
+        None,
+        "a second prepared dataset mixed into every batch, e.g. paired photos (`prepare --grey`): real old "
+        "prints with their colours",
+        metavar="DIR",
+    )
+    extra_share: float = opt(
+        0.3, "with --extra-data: its share of each batch (default: {default:g})", type=share, metavar="P"
+    )
+    tonal: float = opt(
+        0.0,
+        "this share of the (--data) samples is greyed through a film's tonal response drawn from "
+        "blue-sensitive plates to panchromatic film behind a red filter (color.tonal_mix) instead of "
+        "CIELAB L; the target stays the same (default: {default:g})",
+        type=share,
+        metavar="P",
+    )
     val_batches: int | None = None  # cap on validation batches (None = whole split)
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
+        for name in ("extra_share", "tonal"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise PolychromifyError(f"--{name.replace('_', '-')} is a share from 0 to 1")
         if self.keep not in ("best", "last"):
             raise PolychromifyError(f"unknown keep {self.keep!r}: use best or last")
         if self.schedule not in ("constant", "cosine"):
@@ -463,6 +509,21 @@ class EvaluateJob:
         "metric with its change from the clean input"
     )
     precision: str = _precision()
+    pairs: tuple[Path, Path] | None = opt(
+        None,
+        "colorize the grey photos of GREY and score them against their colour versions in COLOUR (same "
+        "relative names and sizes: real old prints and their colours); the grey photo itself is the floor",
+        nargs=2,
+        metavar=("GREY", "COLOUR"),
+        convert=lambda v: (Path(v[0]), Path(v[1])),
+    )
+    mix: tuple[float, float, float] | None = opt(
+        None,
+        "with --images: make each grey from the photo's own red, green and blue light with these weights "
+        "(another film's tonal response; 0,0.5,0.5 is a blue-sensitive plate) instead of its CIELAB L",
+        metavar="R,G,B",
+        convert=parse_mix,
+    )
 
 
 @dataclass

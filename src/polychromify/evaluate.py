@@ -4,6 +4,7 @@ resolution and compared with the original). Every report carries the grey baseli
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import json
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from skimage.metrics import structural_similarity
 
 from polychromify import metrics
@@ -24,7 +26,7 @@ from polychromify.config import EvaluateJob
 from polychromify.data.dataset import LabDataset
 from polychromify.data.degrade import LEVELS, degrade_batch, photo_rng
 from polychromify.data.degrade import degrade as old_print_damage
-from polychromify.data.images import EXTENSIONS, open_image
+from polychromify.data.images import EXTENSIONS, ImageError, open_image
 from polychromify.errors import PolychromifyError, check_output_file
 from polychromify.inference import Colorizer, Hint, to_rgb_array
 from polychromify.precision import autocast, pick_device, resolve
@@ -141,6 +143,8 @@ def evaluate_images(
     saturation: float = 1.0,
     degrade: str | None = None,
     damage: Callable[[np.ndarray, np.random.Generator, float], np.ndarray] = old_print_damage,
+    grey: str | Path | None = None,
+    mix: tuple[float, float, float] | None = None,
 ) -> dict:
     """Mean metrics of `model` ('grey', 'default' or a run folder) over the colour photos in `folder`.
     Photos larger than `max_side` are reduced first so the numbers do not depend on camera size. `hints`:
@@ -158,8 +162,18 @@ def evaluate_images(
     of the network's ab (its grid, before composing) for the damaged input minus its ab for the clean
     input: colour that follows grain, scratches and dust rather than the scene. (Measured on the composed
     result instead, about 1 CIELAB unit comes from composing a grainy lightness alone, whatever the colours:
-    8-bit rounding in dark pixels.)"""
+    8-bit rounding in dark pixels.)
+    grey: a folder holding each photo's grey version under the same relative name and size (a real old
+    print and its colour truth): that grey is colorized and scored against the colour photo (and the grey
+    baseline is that grey itself); photos without one are left out, one line each on stderr. mix: the grey
+    made from the photo's own channels with these weights of red, green and blue light (`color.to_grey`),
+    another film's tonal response, instead of its CIELAB lightness."""
     files = tuple(list_images(folder))
+    if grey is not None and mix is not None:
+        raise PolychromifyError("give either a grey folder (pairs) or a channel mix, not both")
+    partners = None
+    if grey is not None:
+        files, partners = _partners(files, Path(folder), Path(grey))
     colorizer = (
         None
         if str(model) == "grey"
@@ -171,6 +185,10 @@ def evaluate_images(
     images, truths = _originals(files, max_side)
     rows, seconds = [], 0.0
     for i, (true, truth) in enumerate(zip(images, truths, strict=True)):
+        if partners is not None:
+            source = _grey_of(partners[i], true.shape)
+        else:
+            source = to_grey(true) if mix is None else to_grey(true, mix)
         given = truth_hints(true, hints, np.random.default_rng([seed, hints, i])) if hints else []
         palette = fixed
         if reference in ("own", "other"):  # "other": the colours of the photo a third of the set further on
@@ -178,8 +196,8 @@ def evaluate_images(
             palette = Reference.of(source, strength) if metrics.colourfulness(source) > 0 else None
         damaged = None
         if degrade is not None:
-            damaged = damage(to_grey(true), photo_rng(files[i].name), LEVELS[degrade])
-        row, took = _photo_row(colorizer, true, truth, given, palette, damaged, saturation)
+            damaged = damage(source, photo_rng(files[i].name), LEVELS[degrade])
+        row, took = _photo_row(colorizer, source, truth, given, palette, damaged, saturation, true)
         rows.append(row)
         seconds += took
     return {
@@ -188,6 +206,8 @@ def evaluate_images(
         "hints": hints,
         "mirror": mirror and colorizer is not None,
         **({"degrade": degrade} if degrade is not None else {}),
+        **({"pairs": str(grey)} if grey is not None else {}),
+        **({"mix": list(mix)} if mix is not None else {}),
         **({"saturation": saturation} if colorizer is not None and saturation != 1.0 else {}),
         **({"reference": str(reference), "reference_strength": strength} if reference is not None else {}),
         **mean_metrics(rows),
@@ -202,24 +222,25 @@ def evaluate_images(
 
 def _photo_row(
     colorizer: Colorizer | None,
-    true: np.ndarray,
+    source: np.ndarray,
     truth: Truth,
     given: list,
     palette: Reference | None,
     damaged: np.ndarray | None,
     saturation: float,
+    true: np.ndarray,
 ) -> tuple[dict, float]:
     """One photo's metrics for `evaluate_images`, and the seconds its colorizing took. colorizer None: the
-    grey baseline; given: the photo's hints; palette: the colours it takes (or None); damaged: its grey as
-    --degrade damages it (None: not damaged), which is then colorized in its place, and the row gains
-    "damage_speckle"."""
-    given_photo = true if damaged is None else damaged
+    grey baseline; source: the grey (H,W) uint8 it is given; given: the photo's hints; palette: the colours
+    it takes (or None); damaged: the grey as --degrade damages it (None: not damaged), which is then
+    colorized in its place, and the row gains "damage_speckle"; true: the colour photo it is scored
+    against."""
+    grey = source if damaged is None else damaged
     t0 = time.perf_counter()
     if colorizer is None:
-        L, ab = rgb_to_lab(to_rgb_array(given_photo))  # a damaged photo is (H,W) grey
+        L, ab = rgb_to_lab(to_rgb_array(grey))
         pred = lab_to_rgb(L, np.zeros_like(ab))
     else:  # colorize_array's two steps, so that the network's colours are at hand for damage_speckle
-        grey = to_grey(given_photo)
         ab = colorizer.predict_small([grey], [given], reference=palette)[0]
         pred = colorizer.compose(grey, ab[0], saturation)
     seconds = time.perf_counter() - t0
@@ -227,12 +248,47 @@ def _photo_row(
     if damaged is not None:  # colour that follows the damage: the network's colours, damaged - clean
         row["damage_speckle"] = 0.0
         if colorizer is not None:
-            clean = colorizer.predict_small([to_grey(true)], [given], reference=palette)[0]
+            clean = colorizer.predict_small([source], [given], reference=palette)[0]
             row["damage_speckle"] = metrics.speckle(ab - clean)
     # how near the result's colours are to the reference's, and to its own
     if palette is not None and colorizer is not None:
         row |= _palette_distances(pred, truth, palette, colorizer.model.bins)
     return row, seconds
+
+
+@functools.lru_cache(maxsize=2)  # each model of one evaluation takes the same pairs: the lines once
+def _partners(files: tuple[Path, ...], colour: Path, grey: Path) -> tuple[tuple[Path, ...], list[Path]]:
+    """The colour photos that have a grey partner of their size under `grey` (same relative name), and the
+    partners; each photo without one is one line on stderr."""
+    if not grey.is_dir():
+        raise PolychromifyError(f"no such folder: {grey}")
+    kept, partners = [], []
+    for path in files:
+        partner = grey / path.relative_to(colour)
+        try:
+            with Image.open(partner) as g, Image.open(path) as c:
+                if g.size != c.size:
+                    raise ImageError(f"is {g.size[0]}x{g.size[1]}, the colour photo {c.size[0]}x{c.size[1]}")
+        except (OSError, ImageError) as exc:
+            reason = "missing" if isinstance(exc, FileNotFoundError) else str(exc).splitlines()[0][:120]
+            print(
+                f"skipped {path.relative_to(colour)}: its grey partner {partner}: {reason}", file=sys.stderr
+            )
+            continue
+        kept.append(path)
+        partners.append(partner)
+    if not kept:
+        raise PolychromifyError(f"no photo in {colour} has a grey partner of its size in {grey}")
+    return tuple(kept), partners
+
+
+def _grey_of(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A grey partner as (H,W) uint8 grey levels, reduced to `shape` (its colour photo's, as evaluated)."""
+    im = open_image(path)
+    im.thumbnail((max(shape[:2]), max(shape[:2])))  # as `_originals` reduced its colour photo
+    if im.size != (shape[1], shape[0]):
+        im = im.resize((shape[1], shape[0]), Image.Resampling.BICUBIC)
+    return to_grey(np.asarray(im))
 
 
 def _scalars(row: dict) -> dict:
@@ -393,6 +449,10 @@ def score_arrays(L: np.ndarray, pred: np.ndarray, true: np.ndarray) -> dict[str,
 
 def evaluate_job(job: EvaluateJob) -> int:
     """`polychromify evaluate`: the runs' metrics, grey's first, as a table or JSON lines on stdout."""
+    if job.pairs is not None:
+        if job.images is not None or job.data is not None:
+            raise PolychromifyError("--pairs GREY COLOUR takes the place of --images and --data")
+        job = dataclasses.replace(job, images=job.pairs[1])
     device = _check_job(job)
     names = ["grey"] + [r for r in job.runs if r != "grey"]  # the grey baseline always comes first
     if job.hints is not None:
@@ -423,6 +483,8 @@ def _check_job(job: EvaluateJob) -> str | None:
         check_output_file(path)  # before the work, not after it
     if job.saturation != 1.0 and not photos:
         raise PolychromifyError("--saturation needs --images FOLDER")
+    if job.mix is not None and (not photos or job.pairs is not None):
+        raise PolychromifyError("--mix needs --images FOLDER (the grey is made from its colours)")
     if job.degrade and (not photos or job.hints is not None or job.reference):
         raise PolychromifyError("--degrade needs --images FOLDER (and no --hints or --reference)")
     return device
@@ -435,13 +497,16 @@ def _options(job: EvaluateJob) -> dict[str, Any]:
         "mirror": job.mirror,
         "per_photo": per_photo,
         "saturation": job.saturation,
+        "grey": job.pairs[0] if job.pairs is not None else None,
+        "mix": job.mix,
     }
 
 
 def _hint_sweep(job: EvaluateJob, names: list[str], device: str | None) -> list[dict]:
     """SIGGRAPH17's sweep: photos at 256 px, n hints drawn from the truth; plotted to `job.plot`."""
     opts = _options(job)
-    results = [evaluate_images("grey", job.images, device, max_side=256, per_photo=opts["per_photo"])]
+    floor = {k: opts[k] for k in ("per_photo", "grey", "mix")}
+    results = [evaluate_images("grey", job.images, device, max_side=256, **floor)]
     for run in names[1:]:
         for n in job.hints:
             sweep = {"max_side": 256, "hints": n, "seed": job.seed, "spread": job.spread}
@@ -479,12 +544,14 @@ def results_table(results: list[dict], degrade: str | None = None) -> str:
         "hue_blue",
     ]
     keys += ["speckle", "damage_speckle", "grey_coloured"] if degrade else []
+    keys += ["grey_coloured"] if not degrade and any("pairs" in r or "mix" in r for r in results) else []
     lines = [f"{'model':<28}{'hints':>6}" + "".join(f"{k:>15}" for k in [*keys, "images_per_s"])]
     for r in results:
         cells = "".join(f"{r.get(k, 0.0):>15.3f}" for k in [*keys, "images_per_s"])  # clean: no damage
         name = r["model"] + (f" +ref {Path(r['reference']).name}" if "reference" in r else "")
         name += f" x{r['saturation']:g}" if "saturation" in r else ""
         name += f" ({r['degrade']})" if "degrade" in r else ""
+        name += " mix " + ",".join(f"{w:.2g}" for w in r["mix"]) if "mix" in r else ""
         lines.append(f"{name[-28:]:<28}{r.get('hints', 0):>6}" + cells)
     return "\n".join(lines)
 

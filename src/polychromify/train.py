@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from polychromify import checkpoint, metrics
 from polychromify.board import Board
-from polychromify.color import bin_prior, rebalance_weights
+from polychromify.color import bin_prior, rebalance_weights, remix_lightness, tonal_mix
 from polychromify.config import RESUMABLE, TrainConfig, TrainJob
 from polychromify.data.dataset import LabDataset
 from polychromify.data.degrade import degrade_batch
@@ -115,6 +115,14 @@ class Trainer:
             raise PolychromifyError(f"dataset {cfg.data} has no training samples")
         self.pool = self.train_set.photo_subset(cfg.train_photos, cfg.seed)
         self.sample_weights = self.train_set.balance_weights(cfg.balance, cfg.seed, self.pool)
+        self.extra_set = LabDataset(cfg.extra_data, "train") if cfg.extra_data else None
+        if self.extra_set is not None and len(self.extra_set) == 0:
+            raise PolychromifyError(f"--extra-data {cfg.extra_data} has no training samples")
+        if self.extra_set is not None and self.extra_set.size != self.train_set.size:
+            raise PolychromifyError(
+                f"--extra-data {cfg.extra_data} has {self.extra_set.size}-pixel samples, "
+                f"--data {self.train_set.size}-pixel ones"
+            )
 
     def _model(self, resume: bool) -> None:
         """The network (seeded, or from --init's weights), its --teacher and the loss's class weights."""
@@ -254,7 +262,18 @@ class Trainer:
         configured. The flips draw from `gen` before the hints (seeded runs repeat only in this order)."""
         cfg = self.cfg
         flip = (torch.rand(len(idx), generator=gen) < 0.5).numpy() if cfg.flip else None
-        clean, ab = self.train_set.batch(idx, flip)
+        rng = np.random.default_rng([cfg.seed, self.epoch, step, 1])  # the tonal mixes and extra samples
+        extra = round(cfg.extra_share * len(idx)) if self.extra_set is not None else 0
+        own = len(idx) - extra
+        clean, ab = self.train_set.batch(idx[:own], None if flip is None else flip[:own])
+        if cfg.tonal:  # another film's grey of the same colours
+            pick = torch.from_numpy(rng.random(own) < cfg.tonal)
+            mixes = torch.from_numpy(tonal_mix(rng, int(pick.sum()))).float()
+            clean[pick] = remix_lightness(clean[pick], ab[pick], mixes)
+        if extra:  # the extra set's samples (drawn with replacement) after the batch's own
+            more = rng.integers(0, len(self.extra_set), extra)
+            L2, ab2 = self.extra_set.batch(more, None if flip is None else flip[own:])
+            clean, ab = torch.cat([clean, L2]), torch.cat([ab, ab2])
         L = clean
         if cfg.degrade:  # the input only: the network learns the clean colours of a damaged print
             rng = np.random.default_rng([cfg.seed, self.epoch, step])
@@ -280,11 +299,14 @@ class Trainer:
             out = self.forward(x)
         loss = compute_loss(self.model, out.float(), ab, self.class_weights)
         if self.teacher is not None:  # (1 - w) x the truth's term + w x the teacher's
-            clean = self._to_device(L if clean is None else clean)
+            # on the --data samples only: the --extra-data ones (real prints) are learned from their truth
+            own = len(L) - round(self.cfg.extra_share * len(L)) if self.extra_set is not None else len(L)
+            clean = self._to_device(L if clean is None else clean)[:own]
             with torch.no_grad(), autocast(self.device.type, self.precision):
-                target = self.teacher(ColorModel.make_input(clean, hints, self.teacher.takes_hints))
+                given = None if hints is None else hints[:own]
+                target = self.teacher(ColorModel.make_input(clean, given, self.teacher.takes_hints))
             w = self.cfg.distill
-            loss = (1 - w) * loss + w * distill_loss(out.float(), target.float())
+            loss = (1 - w) * loss + w * distill_loss(out[:own].float(), target.float())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

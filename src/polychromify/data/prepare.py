@@ -17,6 +17,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import re
 import shutil
 import zipfile
 from collections import Counter
@@ -27,7 +28,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from polychromify.color import chroma, rgb_to_lab
+from polychromify.color import chroma, grey_lightness, rgb_to_lab, to_grey
 from polychromify.config import SPLITS, PrepareConfig
 from polychromify.data.images import ImageError, open_image
 from polychromify.errors import PolychromifyError
@@ -80,15 +81,27 @@ def categories(names: list[str]) -> dict[str, str | None]:
     return {n: (p[depth] if len(p) > depth + 1 else None) for n, p in zip(names, parts, strict=True)}
 
 
-def split_of(content_sha: str, seed: int, fractions: tuple[float, float, float]) -> str:
-    """Hash-based split: a photo's split depends only on its content and the seed, never on the others."""
-    u = int.from_bytes(hashlib.sha256(f"{seed}:{content_sha}".encode()).digest()[:8], "big") / 2**64
+def split_of(key: str, seed: int, fractions: tuple[float, float, float]) -> str:
+    """Hash-based split: a photo's split depends only on its key (its content's hash, or its block of
+    names: `name_block`) and the seed, never on the others."""
+    u = int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") / 2**64
     edge = 0.0
     for name, frac in zip(SPLITS, fractions, strict=True):
         edge += frac
         if u < edge:
             return name
     return SPLITS[-1]
+
+
+def name_block(rel: str, block: int) -> str:
+    """The block of neighbouring names `rel` belongs to: its folder and the last number in its name // block
+    (img1043.jpg and img1057.jpg share a block for block=20); the name itself if it has no number."""
+    stem = Path(rel).stem
+    digits = re.findall(r"\d+", stem)
+    if not digits:
+        return rel
+    pattern = re.sub(r"\d+", "#", stem)
+    return f"{Path(rel).parent}/{pattern}|{int(digits[-1]) // block}"
 
 
 # ---------------------------------------------------------------- one photo (runs in a worker)
@@ -113,6 +126,17 @@ def _process(job: tuple[str, bool, str, PrepareConfig]) -> dict:
     w, h = im.size
     if min(w, h) < MIN_SIDE:
         return {"rel": rel, "sha": sha, "error": f"too small ({w}x{h} pixels, at least {MIN_SIDE} a side)"}
+    grey = None
+    if cfg.grey is not None:  # the pair's grey photo: its L is the input, the colour photo's ab the target
+        try:
+            grey = open_image(Path(cfg.grey, rel).read_bytes(), min_size=int(need))
+        except OSError:
+            return {"rel": rel, "sha": sha, "error": f"no grey partner {Path(cfg.grey, rel)}"}
+        except ImageError as exc:
+            return {"rel": rel, "sha": sha, "error": f"grey partner: {exc}"}
+        if grey.size != im.size:
+            gw, gh = grey.size
+            return {"rel": rel, "sha": sha, "error": f"grey partner is {gw}x{gh}, the colour photo {w}x{h}"}
     boxes: list[tuple[int, int, int, int] | None] = [_main_box(w, h, cfg.resize)]
     rng = np.random.default_rng(int(sha[:16], 16) ^ (cfg.seed if cfg.crop_seed is None else cfg.crop_seed))
     for _ in range(cfg.crops_per_image):
@@ -123,6 +147,9 @@ def _process(job: tuple[str, bool, str, PrepareConfig]) -> dict:
     for box in boxes:
         tile = im.resize((cfg.size, cfg.size), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
         L, ab = rgb_to_lab(np.asarray(tile))
+        if grey is not None:
+            tile = grey.resize((cfg.size, cfg.size), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+            L = grey_lightness()[to_grey(np.asarray(tile))]
         Ls.append(L[None])
         abs_.append(ab.transpose(2, 0, 1))
     mean_chroma = float(chroma(abs_[0].transpose(1, 2, 0)).mean())
@@ -167,8 +194,9 @@ def is_dataset(path: Path) -> bool:
 def fingerprint(src: Path, items: list[tuple[str, int, int]], cfg: PrepareConfig) -> str:
     """Cheap identity of (inputs, settings): names, sizes and mtimes, not contents."""
     settings = {k: v for k, v in asdict(cfg).items() if k != "workers"} | {"workers": 0}  # not a setting
-    if cfg.crop_seed is None:  # datasets made before the option keep their identity
-        del settings["crop_seed"]
+    for key in ("crop_seed", "grey", "block"):  # datasets made before these options keep their identity
+        if settings[key] in (None, 0):
+            del settings[key]
     h = hashlib.sha256(json.dumps([str(src.resolve()), settings, items]).encode())
     return h.hexdigest()
 
@@ -261,7 +289,7 @@ def _build(
                 skipped.append({"file": rel, "reason": f"duplicate of {seen[r['sha']]}"})
                 continue
             seen[r["sha"]] = rel
-            split = split_of(r["sha"], cfg.seed, cfg.split)
+            split = split_of(name_block(rel, cfg.block) if cfg.block else r["sha"], cfg.seed, cfg.split)
             photos[split] += 1
             samples[split] += [{"source": rel, "category": cats[rel], "box": b} for b in r["boxes"]]
             buffers[split].append(r)
