@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from polychromify.runtime import set_thread_budget
 from polychromify.version import __version__
+
+set_thread_budget()  # before torch loads its pool: threads that sleep when idle, as many as usable cores
 
 __all__ = [
     "Colorizer",

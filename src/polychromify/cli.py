@@ -17,7 +17,7 @@ from typing import Any
 from polychromify import config as c
 from polychromify.arguments import add_options, read_options
 from polychromify.errors import PolychromifyError
-from polychromify.runtime import keep_freed_memory, share_cores_with_codecs
+from polychromify.runtime import keep_freed_memory, set_thread_budget, share_cores_with_codecs
 from polychromify.version import __version__
 
 
@@ -226,6 +226,14 @@ def _say_on_stderr() -> None:
     warnings.showwarning = lambda message, *_: print(f"polychromify: warning: {message}", file=sys.stderr)
 
 
+def _thread_plan(job: Any) -> tuple[int | None, int]:
+    """(--threads, the processes sharing the cores) of a parsed command: its own field or its colour
+    options' or training config's; `serve --workers N` shares the cores among N processes."""
+    nested = [job, getattr(job, "colour", None), getattr(job, "run", None)]
+    threads = next((t for part in nested if (t := getattr(part, "threads", None)) is not None), None)
+    return threads, getattr(job, "workers", 1) if isinstance(job, c.ServeJob) else 1
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 1; Ctrl-C exits 130; a reader that
     stops early (`... --json | head`) ends it quietly with 141, as for other command-line tools."""
@@ -235,7 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     _say_on_stderr()
     try:
         command = parsed._command
-        code = command.run(read_options(command.job, parsed))
+        job = read_options(command.job, parsed)
+        set_thread_budget(*_thread_plan(job))  # before torch and numpy load their pools
+        code = command.run(job)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush into it

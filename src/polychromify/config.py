@@ -155,6 +155,14 @@ def _precision() -> Any:
 # -------------------------------------------------------------- the jobs
 
 
+def _threads() -> Any:
+    return opt(
+        None,
+        "compute threads of this process (default: the cores it may use, shared among --workers)",
+        metavar="N",
+    )
+
+
 @dataclass(frozen=True)
 class PrepareConfig:
     """What makes a dataset: the same settings on the same photos reuse it. Its fields in this order (but
@@ -329,6 +337,7 @@ class TrainConfig:
         type=share,
         metavar="P",
     )
+    threads: int | None = _threads()
     val_batches: int | None = None  # cap on validation batches (None = whole split)
 
     def __post_init__(self) -> None:
@@ -402,6 +411,7 @@ class ColourOptions:
         "an exported .onnx file",
         choices=RUNTIMES,
     )
+    threads: int | None = _threads()
 
 
 @dataclass
@@ -524,6 +534,7 @@ class EvaluateJob:
         metavar="R,G,B",
         convert=parse_mix,
     )
+    threads: int | None = _threads()
 
 
 @dataclass
@@ -595,6 +606,7 @@ class ServeJob:
         metavar="IPS",
     )
     precision: str = _precision()
+    threads: int | None = _threads()
 
 
 @dataclass

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from polychromify.errors import PolychromifyError
+from polychromify.runtime import budget_line
 
 if TYPE_CHECKING:  # torch is imported inside the functions: the command line reads its options without it
     import torch
@@ -140,7 +141,7 @@ def resolve(
     choice = choose(requested, device, model)
     if announce and str(choice) not in _announced:
         _announced.add(str(choice))
-        logging.getLogger("polychromify").info(str(choice))
+        logging.getLogger("polychromify").info(f"{choice}; {budget_line()}")
         if choice.warning:
             warnings.warn(choice.warning, stacklevel=3)
     return choice

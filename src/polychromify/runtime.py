@@ -8,15 +8,21 @@ removes that: 1.5-1.9x faster v2 training, ~10% faster photos. The price: the pr
 memory until it exits (+12% peak for v2 training, ~+200 MB for photos of mixed sizes). `polychromify`
 and the benchmarks call it at start.
 
-`share_cores_with_codecs`: OpenMP threads that finish a layer sleep instead of spinning, leaving the
-cores to FFmpeg's decoder and encoder threads (`polychromify video`). It only works before torch loads.
+`set_thread_budget`: one thread budget for the process, decided once before torch and numpy load their
+pools: the cores this process may use (its CPU affinity and its cgroup's CPU quota, not the machine's
+count), divided among the processes that run at once (`serve --workers N`), or `--threads N`. Threads that
+finish their share of a layer sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE): spinning threads of two
+processes, or of torch beside FFmpeg's codec threads, took the cores from each other (README
+"Benchmarks", `bench/contention.py`). `polychromify` calls it at start, `import polychromify` too.
 """
 
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import sys
+from pathlib import Path
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameters, from glibc's malloc.h
 
@@ -33,6 +39,78 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, capped by its cgroup's CPU quota (a container
+    limited to 1.5 CPUs gets 2: a thread is whole)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """CPUs allowed by the cgroup's quota (v2 cpu.max, else v1 cpu.cfs_quota_us), rounded up; None if none."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else math.ceil(int(quota) / int(period))
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return math.ceil(quota / period) if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+_budget: dict[str, int] = {}
+
+
+def set_thread_budget(requested: int | None = None, sharers: int = 1) -> int:
+    """Decide this process's compute threads: `requested` (--threads N), else the usable cores divided
+    among `sharers` processes that run at once (at least one each). Before torch loads, it also sets
+    OMP_WAIT_POLICY=PASSIVE and the OpenMP/MKL thread counts (a user's own settings of them win, but not
+    over --threads); numpy's OpenBLAS gets one thread (our numpy work is element-wise, its pool would only
+    wait beside torch's). After torch loaded, torch's pool and the native pools already loaded are set
+    (threadpoolctl). Returns the number of threads."""
+    if requested is not None and requested < 1:
+        from polychromify.errors import PolychromifyError
+
+        raise PolychromifyError(f"--threads must be 1 or more, not {requested}")
+    cores = usable_cores()
+    n = requested or max(1, cores // max(1, sharers))
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if requested or var not in os.environ:
+            os.environ[var] = str(n)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    if "numpy" in sys.modules and os.environ["OPENBLAS_NUM_THREADS"] == "1":  # loaded before: set its pool
+        from threadpoolctl import ThreadpoolController
+
+        ThreadpoolController().select(internal_api="openblas").limit(limits=1)
+    _budget.update(threads=n, cores=cores, sharers=sharers)
+    return n
+
+
+def threads() -> int:
+    """The process's thread budget (decided now, from the usable cores, if nothing set it yet)."""
+    if not _budget:
+        set_thread_budget()
+    return _budget["threads"]
+
+
+def budget_line() -> str:
+    """The budget for people: said once, with the precision line."""
+    threads()
+    shared = f", shared by {_budget['sharers']} processes" if _budget["sharers"] > 1 else ""
+    return f"threads: {_budget['threads']} ({_budget['cores']} usable cores{shared})"
+
+
 def share_cores_with_codecs() -> None:
-    """OMP_WAIT_POLICY=PASSIVE unless the user set it; effective only if torch is not loaded yet."""
+    """OMP_WAIT_POLICY=PASSIVE unless the user set it; effective only if torch is not loaded yet (the
+    thread budget sets it too)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -40,7 +40,7 @@ from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
 from polychromify.precision import check_precision
 from polychromify.reference import Reference
-from polychromify.runtime import keep_freed_memory
+from polychromify.runtime import keep_freed_memory, set_thread_budget
 from polychromify.web.middleware import BodyGuard, WorkerHeader
 
 STATIC = Path(__file__).parent / "static"
@@ -345,8 +345,8 @@ def app_from_env() -> FastAPI:
     $POLYCHROMIFY_SERVE (workers are fresh processes, so each loads its own models and has its own limits)."""
     settings = json.loads(os.environ[SETTINGS_ENV])
     keep_freed_memory()  # as `polychromify` does at start (a worker process never ran its main)
-    if settings["threads"]:
-        torch.set_num_threads(settings["threads"])
+    if settings["threads"]:  # the worker's share of the cores, decided by `serve` (runtime.set_thread_budget)
+        set_thread_budget(settings["threads"])
     return create_app(settings["models"], Limits(**settings["limits"]), settings["precision"])
 
 

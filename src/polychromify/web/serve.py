@@ -11,6 +11,7 @@ import uvicorn
 from polychromify.config import ServeJob
 from polychromify.errors import PolychromifyError
 from polychromify.precision import check_precision
+from polychromify.runtime import set_thread_budget
 from polychromify.web.app import MB, SETTINGS_ENV, Limits
 
 
@@ -28,7 +29,7 @@ def serve(job: ServeJob) -> None:
         max_queue=job.max_queue,
         body_seconds=job.body_timeout,
     )
-    threads = max(1, (os.cpu_count() or 1) // job.workers) if job.workers > 1 else None  # cores shared out
+    threads = set_thread_budget(job.threads, job.workers)  # each worker's share of the cores
     settings = {"models": models, "limits": vars(limits), "precision": check_precision(job.precision)}
     os.environ[SETTINGS_ENV] = json.dumps(settings | {"threads": threads})
     url = f"http://{job.host}:{job.port}{job.root_path}"
