@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -337,6 +338,8 @@ def main() -> None:
     keep_freed_memory()  # as `polychromify` does
     if a.omp == "passive":  # as `polychromify video` does, before torch loads
         share_cores_with_codecs()
+    elif os.environ.get("OMP_WAIT_POLICY") == "PASSIVE":  # `import polychromify` set it: back to libgomp's
+        os.environ["OMP_WAIT_POLICY"] = ""  # default (an empty value is taken as unset, with a warning)
     from polychromify.color import build_tables
     from polychromify.inference import Colorizer
     from polychromify.video import colorize_video

@@ -60,8 +60,11 @@ def test_a_blend_colorizes_takes_references_and_refuses_bad_members(members, tmp
     save_run(tmp_path / "regression", create_model("cnn"), {})
     with pytest.raises(PolychromifyError, match="same ab bins"):
         save_blend(tmp_path / "bad", [str(members / "a"), str(tmp_path / "regression")], [1, 1])
-    with pytest.raises(PolychromifyError, match="two or more members"):
-        save_blend(tmp_path / "one", [str(members / "a")], [1])
+    with pytest.raises(PolychromifyError, match="one or more members"):
+        save_blend(tmp_path / "none", [], [])
+    alone = colorizer.__class__(save_blend(tmp_path / "one", [str(members / "a")], [2]), precision="fp32")
+    single = Colorizer(members / "a", precision="fp32", mirror=True)
+    assert np.array_equal(alone.colorize_array(photo), single.colorize_array(photo))  # a blend of one: itself
     (tmp_path / "damaged").mkdir()
     (tmp_path / "damaged" / "config.json").write_text('{"arch": {"name": "blend"}}')
     assert run_cli("colorize", SAMPLES / "bw", "-o", tmp_path / "out", "--model", tmp_path / "damaged") == 1

@@ -160,7 +160,15 @@ def _threads() -> Any:
         None,
         "compute threads of this process (default: the cores it may use, shared among --workers)",
         metavar="N",
+        type=int,
+        convert=_at_least_one,
     )
+
+
+def _at_least_one(n: int) -> int:
+    if n < 1:
+        raise PolychromifyError(f"--threads must be 1 or more, not {n}")
+    return n
 
 
 @dataclass(frozen=True)

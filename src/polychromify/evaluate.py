@@ -186,9 +186,9 @@ def evaluate_images(
     rows, seconds = [], 0.0
     for i, (true, truth) in enumerate(zip(images, truths, strict=True)):
         if partners is not None:
-            source = _grey_of(partners[i], true.shape)
+            grey_in = _grey_of(partners[i], true.shape)
         else:
-            source = to_grey(true) if mix is None else to_grey(true, mix)
+            grey_in = to_grey(true) if mix is None else to_grey(true, mix)
         given = truth_hints(true, hints, np.random.default_rng([seed, hints, i])) if hints else []
         palette = fixed
         if reference in ("own", "other"):  # "other": the colours of the photo a third of the set further on
@@ -196,8 +196,8 @@ def evaluate_images(
             palette = Reference.of(source, strength) if metrics.colourfulness(source) > 0 else None
         damaged = None
         if degrade is not None:
-            damaged = damage(source, photo_rng(files[i].name), LEVELS[degrade])
-        row, took = _photo_row(colorizer, source, truth, given, palette, damaged, saturation, true)
+            damaged = damage(grey_in, photo_rng(files[i].name), LEVELS[degrade])
+        row, took = _photo_row(colorizer, grey_in, truth, given, palette, damaged, saturation, true)
         rows.append(row)
         seconds += took
     return {

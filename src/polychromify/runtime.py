@@ -76,9 +76,7 @@ def set_thread_budget(requested: int | None = None, sharers: int = 1) -> int:
     wait beside torch's). After torch loaded, torch's pool and the native pools already loaded are set
     (threadpoolctl). Returns the number of threads."""
     if requested is not None and requested < 1:
-        from polychromify.errors import PolychromifyError
-
-        raise PolychromifyError(f"--threads must be 1 or more, not {requested}")
+        raise ValueError(f"threads must be 1 or more, not {requested}")
     cores = usable_cores()
     n = requested or max(1, cores // max(1, sharers))
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -1,4 +1,6 @@
 """`blend`: several trained models over the same ab bins as one, their logits averaged before one decoding.
+A blend of one network is that network behind the blend's cleaner and confidence scaling (the default since
+#44).
 
 A model trained on clean photos and one trained on damaged ones (`old-prints`) err differently; the weighted
 mean of their logits (a geometric mean of their distributions) keeps what each does best. It is built from
@@ -30,8 +32,8 @@ class Blend(ColorModel):
         neutral: bool = False,
     ) -> None:
         super().__init__()
-        if len(members) < 2 or len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
-            raise PolychromifyError("a blend needs two or more members and a weight >= 0 for each")
+        if len(members) < 1 or len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
+            raise PolychromifyError("a blend needs one or more members and a weight >= 0 for each")
         first = members[0]
         for m in members:
             if m.kind != "classification" or not torch.equal(m.bins, first.bins):
