@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The default since #44: one network trained on the corpus and on real old photographs with their real colours
-# (the plates' training split), and the check that the tonal mixes help old photos beyond the plates.
+# `old-photos`: one network trained on the corpus and on real old photographs with their real colours (the
+# plates' training split), and the check that the tonal mixes help old photos beyond the plates (#44).
 # Resumable: run it again after an interruption (finished runs are skipped, an unfinished one resumes).
 #   bash scripts/train_plates.sh [SHARED] [WORK]
 # SHARED: the folder holding data/corpus and data/plates (default ../shared); WORK: where datasets and runs go
 # (default /tmp/polychromify-plates, outside the repo). About 75 minutes on a 2-core CPU, fp32.
-# Then ship it:  bash scripts/train_plates.sh ship   (float16 weights into src/polychromify/assets/old-photos)
+# Then ship it:  bash scripts/train_plates.sh ship WORK   (into src/polychromify/assets/old-photos: the network in
+# float16 under network/, behind the default's confidence scaling)
 set -euo pipefail
 BIN=${BIN:-$PWD/.venv/bin}
 SHARED=${1:-../shared}
@@ -15,14 +16,16 @@ ASSETS=src/polychromify/assets
 if [[ "$SHARED" == ship ]]; then
     "$BIN/python" - "$WORK/runs/default" "$ASSETS/old-photos" <<'PY'
 import sys
-from polychromify.checkpoint import ship_half
-ship_half(
-    sys.argv[1],
-    sys.argv[2],
-    licence="weights derived from torchvision's ImageNet-1k MobileNetV2: non-commercial research and "
-    "education only (ImageNet's terms); trained on the corpus's free-licensed photos and Prokudin-Gorskii's "
-    "plates (Library of Congress, no known restrictions); polychromify's code is MIT; see MODEL_CARD.md",
+from pathlib import Path
+from polychromify.checkpoint import save_blend, ship_half
+run, dest = sys.argv[1], Path(sys.argv[2])
+licence = (
+    "weights derived from torchvision's ImageNet-1k MobileNetV2: non-commercial research and education only "
+    "(ImageNet's terms); trained on the corpus's free-licensed photos and Prokudin-Gorskii's plates (Library "
+    "of Congress, no known restrictions); polychromify's code is MIT; see MODEL_CARD.md"
 )
+ship_half(run, dest / "network", licence=licence)  # float16 weights
+save_blend(dest, ["network"], [1.0], neutral=True, licence=licence)  # behind the confidence scaling
 PY
     exit 0
 fi
@@ -55,7 +58,7 @@ train() {  # train RUN ARGS...: a fresh run, or --resume of an unfinished one, o
     fi
 }
 
-# 2. The default: `old-prints` fine-tuned for 1,000 steps on batches of 21 corpus samples (30% through a
+# 2. `old-photos`: `old-prints` fine-tuned for 1,000 steps on batches of 21 corpus samples (30% through a
 #    drawn film's tonal response, 30% damaged) and 11 plates (damaged too), learning the blend's colours of
 #    the corpus samples (--teacher, the previous default: two networks and a cleaner) and the plates' truth.
 train default --init "$ASSETS/old-prints" --extra-data "$WORK/plates" --extra-share 0.35 --tonal 0.3 \

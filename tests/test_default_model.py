@@ -73,3 +73,15 @@ def test_old_prints_model_ships_and_holds_its_colours_on_damaged_prints(heldout)
     }
     assert damaged["old-prints"]["hue_accuracy"] > damaged["clean"]["hue_accuracy"]
     assert damaged["old-prints"]["auc_rebalanced"] > damaged["clean"]["auc_rebalanced"]
+
+
+def test_old_photos_ships_as_one_network_behind_the_confidence_scaling():
+    """`--model old-photos` (#44): one network trained on the corpus and on real old photographs with their
+    colours (pairs, tonal mixes, damage), behind the default's confidence scaling."""
+    model = resolve_model("old-photos")
+    assert model.arch["members"] == ["network"] and model.neutral and model.cleaner is None
+    assert model.takes_hints and len(model.members) == 1
+    config = json.loads((ASSETS / "old-photos" / "network" / "config.json").read_text())["train"]
+    assert config["extra_share"] > 0 and config["tonal"] > 0 and config["degrade"] > 0
+    assert (ASSETS / "old-photos" / "network" / "model.safetensors").stat().st_size < 10 * 1024 * 1024
+    assert (ASSETS / "old-photos" / "MODEL_CARD.md").exists()

@@ -40,6 +40,7 @@ def test_the_budget_is_the_cores_this_process_may_use_with_sleeping_threads():
     assert got == {"torch": len(os.sched_getaffinity(0)), "wait": "PASSIVE"}
     assert in_fresh_process(REPORT, cores={0})["torch"] == 1  # affinity, not the machine's count
     assert in_fresh_process(REPORT, env={"OMP_WAIT_POLICY": "ACTIVE"})["wait"] == "ACTIVE"  # the user's wins
+    assert in_fresh_process(REPORT, env={"OMP_NUM_THREADS": "1"})["torch"] == 1
 
 
 def test_a_cgroup_quota_caps_the_budget(tmp_path):

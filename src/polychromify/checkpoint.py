@@ -142,7 +142,7 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def resolve_model(model: str | Path | ColorModel, device: str | torch.device = "cpu") -> ColorModel:
-    """A shipped model's name ('default', 'clean', 'old-prints') or a run folder -> model in eval mode."""
+    """A shipped model's name ('default', 'clean', ...) or a run folder -> model in eval mode."""
     if isinstance(model, ColorModel):
         return model.to(device).eval()
     shipped = shipped_models()
@@ -154,7 +154,7 @@ def resolve_model(model: str | Path | ColorModel, device: str | torch.device = "
 
 
 def shipped_models() -> list[str]:
-    """The names of the models in assets/ ('clean', 'default', 'old-prints')."""
+    """The names of the models in assets/ ('clean', 'default', 'old-photos', 'old-prints')."""
     return sorted(p.name for p in ASSETS.iterdir() if (p / CONFIG).exists()) if ASSETS.is_dir() else []
 
 

@@ -385,8 +385,8 @@ class ColourOptions:
 
     model: str = opt(
         "default",
-        "a shipped model ('default': 'clean' and 'old-prints' blended; 'clean'; 'old-prints') or a run "
-        "folder (default: {default})",
+        "a shipped model ('default': 'clean' and 'old-prints' blended; 'clean'; 'old-prints'; 'old-photos': "
+        "one network trained on real old photographs too) or a run folder (default: {default})",
     )
     saturation: float = opt(1.0, "scale the predicted colours (0 = grey)", type=non_negative)
     hints: list[str] = repeatable(

@@ -69,29 +69,44 @@ _budget: dict[str, int] = {}
 
 
 def set_thread_budget(requested: int | None = None, sharers: int = 1) -> int:
-    """Decide this process's compute threads: `requested` (--threads N), else the usable cores divided
-    among `sharers` processes that run at once (at least one each). Before torch loads, it also sets
-    OMP_WAIT_POLICY=PASSIVE and the OpenMP/MKL thread counts (a user's own settings of them win, but not
-    over --threads); numpy's OpenBLAS gets one thread (our numpy work is element-wise, its pool would only
-    wait beside torch's). After torch loaded, torch's pool and the native pools already loaded are set
-    (threadpoolctl). Returns the number of threads."""
+    """Decide this process's compute threads: `requested` (--threads N), else $OMP_NUM_THREADS if the user
+    set it, else the usable cores divided among `sharers` processes that run at once (at least one each).
+    Before torch loads, it also sets OMP_WAIT_POLICY=PASSIVE and the OpenMP/MKL thread counts (a user's own
+    settings of them win, but not over --threads); numpy's OpenBLAS gets one thread (our numpy work is
+    element-wise, its pool would only wait beside torch's). After torch loaded, torch's pool is set, and
+    numpy's OpenBLAS if it is loaded (threadpoolctl). Returns the number of threads."""
     if requested is not None and requested < 1:
         raise ValueError(f"threads must be 1 or more, not {requested}")
     cores = usable_cores()
-    n = requested or max(1, cores // max(1, sharers))
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    user = _users("OMP_NUM_THREADS") or ""  # the user's own setting, honoured unless --threads
+    n = requested or (int(user) if user.isdigit() and int(user) > 0 else max(1, cores // max(1, sharers)))
+    for var, value in (("OMP_WAIT_POLICY", "PASSIVE"), ("OPENBLAS_NUM_THREADS", "1")):
+        if _users(var) is None:
+            _set(var, value)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        if requested or var not in os.environ:
-            os.environ[var] = str(n)
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        if requested or _users(var) is None:
+            _set(var, str(n))
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
-    if "numpy" in sys.modules and os.environ["OPENBLAS_NUM_THREADS"] == "1":  # loaded before: set its pool
+    if "numpy" in sys.modules and _set_here.get("OPENBLAS_NUM_THREADS") == "1":  # loaded before: its pool
         from threadpoolctl import ThreadpoolController
 
         ThreadpoolController().select(internal_api="openblas").limit(limits=1)
     _budget.update(threads=n, cores=cores, sharers=sharers)
     return n
+
+
+_set_here: dict[str, str] = {}  # the environment variables this module set: not the user's
+
+
+def _users(var: str) -> str | None:
+    """The user's own value of an environment variable (None if unset or set by this module)."""
+    value = os.environ.get(var)
+    return None if value is None or _set_here.get(var) == value else value
+
+
+def _set(var: str, value: str) -> None:
+    os.environ[var] = _set_here[var] = value
 
 
 def threads() -> int:
