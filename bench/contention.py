@@ -10,7 +10,8 @@ Cases, each with the quiet figure of the same policy beside it and their ratio:
 - api: `polychromify.colorize` on a 12-MP grey photo (bench/inference.py's), median and slowest of
   --repeats calls after a warm-up: quiet; one other process busy on one core (a Python loop); two processes
   colouring at once (the slowest call of either); a process doing numpy matrix products beside;
-- icc: the same photo as RGB with an embedded wide-gamut profile against without it, quiet;
+- icc: the same photo as RGB with an embedded wide-gamut profile (Adobe RGB primaries) against without it,
+  quiet;
 - serve: bench/load.py --quick with `serve --workers 1` and `--workers 2` (p50 and p95 of valid photos);
 - epoch: bench/epoch.py (a real training epoch, images/s) quiet and with a busy core;
 - video: a 640x360 film through `polychromify video` (frames/s), quiet and with a busy core.
@@ -43,14 +44,14 @@ from polychromify.runtime import keep_freed_memory
 keep_freed_memory()
 from polychromify import colorize
 from inference import synthetic_grey_photo
-from tests.corpus import wide_gamut_icc
+from tests.corpus import adobe_rgb_icc
 from PIL import Image
 grey = synthetic_grey_photo().convert("RGB")
 def encoded(icc):
     buf = io.BytesIO()
     grey.save(buf, "JPEG", quality=92, **({{"icc_profile": icc}} if icc else {{}}))
     return buf.getvalue()
-photos = {{"plain": encoded(None), "icc": encoded(wide_gamut_icc())}}
+photos = {{"plain": encoded(None), "icc": encoded(adobe_rgb_icc())}}
 colorize(Image.open(io.BytesIO(photos["plain"])), model="clean")  # warm-up: the model and its tables
 print("ready", flush=True)
 sys.stdin.readline()  # all workers of a case start together
@@ -204,13 +205,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--sections", default="api,serve,epoch,video")
     ap.add_argument("--policies", default="new,old")
+    ap.add_argument(
+        "--src", type=Path, help="run another checkout's package (its src/), e.g. the code before the budget"
+    )
     args = ap.parse_args()
     from polychromify.precision import machine
 
-    result = {"machine": machine(), "repeats": args.repeats, "policies": {}}
+    result = {"machine": machine(), "repeats": args.repeats, "src": str(args.src or "src"), "policies": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for policy in args.policies.split(","):
-            env = CLEAN_ENV | POLICIES[policy] | {"PYTHONPATH": str(REPO)}
+            path = f"{args.src.resolve()}:{REPO}" if args.src else str(REPO)
+            env = CLEAN_ENV | POLICIES[policy] | {"PYTHONPATH": path}
             sections = {}
             for name in args.sections.split(","):
                 if name == "api":

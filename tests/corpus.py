@@ -117,6 +117,25 @@ def wide_gamut_icc() -> bytes:
     return bytes(data)
 
 
+def adobe_rgb_icc() -> bytes:
+    """A wide-gamut RGB profile as photos carry them: the sRGB profile with Adobe RGB (1998)'s primaries
+    (their D50-adapted XYZ, which add up to the same white: greys stay grey)."""
+    from PIL import ImageCms
+
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    primaries = {
+        b"rXYZ": (0.6097, 0.3111, 0.0195),
+        b"gXYZ": (0.2053, 0.6257, 0.0609),
+        b"bXYZ": (0.1492, 0.0632, 0.7446),
+    }
+    (count,) = struct.unpack(">I", data[128:132])
+    for i in range(count):
+        sig, offset, _ = struct.unpack(">4sII", data[132 + 12 * i : 144 + 12 * i])
+        if sig in primaries:
+            data[offset + 8 : offset + 20] = struct.pack(">iii", *(round(v * 65536) for v in primaries[sig]))
+    return bytes(data)
+
+
 def odd_shapes(folder: Path) -> dict[str, tuple[int, int]]:
     """Valid colour images of extreme shapes and names: {file name: (width, height)}. The names include one
     that is not UTF-8 (as Linux allows), returned as Python decodes it (with a surrogate escape)."""

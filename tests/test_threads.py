@@ -15,7 +15,7 @@ from polychromify.data import images
 from polychromify.data.images import open_image
 from polychromify.runtime import _cgroup_quota
 from tests.conftest import REPO, make_photo
-from tests.corpus import wide_gamut_icc
+from tests.corpus import adobe_rgb_icc, wide_gamut_icc
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "MKL_", "OPENBLAS_NUM"))}
 
@@ -86,19 +86,25 @@ def test_threads_option_and_workers_share_the_cores(tmp_path):
     )
 
 
+@pytest.mark.parametrize("profile", ["adobe", "odd"])
 @pytest.mark.parametrize("grey", [False, True])
-def test_a_wide_gamut_photo_is_converted_to_srgb_before_the_grey_is_taken(grey, monkeypatch):
+def test_a_wide_gamut_photo_is_converted_to_srgb_before_the_grey_is_taken(grey, profile, monkeypatch):
     # big enough for the row blocks (blocks of 2**16 pixels here), or all neutral for the grey table
     monkeypatch.setattr(images, "BLOCK_PIXELS", 1 << 16)
     monkeypatch.setattr(images, "threads", lambda: 3)
     photo = make_photo(7, (400, 300))
     if grey:
         photo = photo.convert("L").convert("RGB")
+    icc = adobe_rgb_icc() if profile == "adobe" else wide_gamut_icc()  # "odd": greys do not stay grey
     buf = io.BytesIO()
-    photo.save(buf, "PNG", icc_profile=wide_gamut_icc())
+    photo.save(buf, "PNG", icc_profile=icc)
     got = open_image(buf.getvalue())
     srgb = ImageCms.createProfile("sRGB")
-    want = ImageCms.profileToProfile(photo, ImageCms.ImageCmsProfile(io.BytesIO(wide_gamut_icc())), srgb)
+    want = ImageCms.profileToProfile(photo, ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb)
     assert np.array_equal(np.asarray(got), np.asarray(want))  # the very same pixels as one whole transform
     assert not np.array_equal(np.asarray(got), np.asarray(photo))  # and not the unconverted ones
-    assert np.array_equal(to_grey(np.asarray(got)), to_grey(np.asarray(want)))  # the grey the network sees
+    grey_in = open_image(buf.getvalue(), keep_grey=True)  # what `colorize` reads: a grey photo may stay 'L'
+    assert grey_in.mode == ("L" if grey and profile == "adobe" else "RGB")
+    assert np.array_equal(
+        to_grey(np.asarray(grey_in)), to_grey(np.asarray(want))
+    )  # the grey the network sees

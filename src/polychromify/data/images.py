@@ -96,7 +96,7 @@ def to_srgb(im: Image.Image, keep_grey: bool = False) -> Image.Image:
         im = Image.alpha_composite(background, rgba).convert("RGB")
     if icc and im.mode in ("RGB", "CMYK"):
         with contextlib.suppress(ImageCms.PyCMSError, OSError):  # a broken profile: the pixels taken as sRGB
-            im = convert_profile(im, _to_srgb(icc, im.mode))
+            im = convert_profile(im, _to_srgb(icc, im.mode), keep_grey)
     if im.mode != "RGB" and not (keep_grey and im.mode == "L"):
         im = im.convert("RGB")
     return im
@@ -112,10 +112,13 @@ def _to_srgb(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform:
 BLOCK_PIXELS = 1 << 20  # row blocks of at least a megapixel each: smaller ones do not pay for the thread
 
 
-def convert_profile(im: Image.Image, transform: ImageCms.ImageCmsTransform) -> Image.Image:
+def convert_profile(
+    im: Image.Image, transform: ImageCms.ImageCmsTransform, keep_grey: bool = False
+) -> Image.Image:
     """`transform` applied to every pixel, as `ImageCms.applyTransform` would, faster on large photos:
     - a photo whose pixels are all neutral (R = G = B, a grey scan saved as RGB) goes through a table of
-      the transform of the 256 greys, one lookup per channel;
+      the transform of the 256 greys, one lookup per channel (with `keep_grey`, where the profile keeps
+      greys grey, one lookup, and the result is 'L');
     - others in row blocks on the threads of the process's budget (Little CMS leaves the GIL), so a
       12-megapixel photo takes all the cores instead of one.
     The transform is a function of each pixel alone, so both give the very same pixels."""
@@ -127,6 +130,8 @@ def convert_profile(im: Image.Image, transform: ImageCms.ImageCmsTransform) -> I
         ):
             greys = Image.fromarray(np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2))
             table = np.asarray(ImageCms.applyTransform(greys, transform))[0]  # (256,3): each grey's sRGB
+            if keep_grey and (table == table[:, :1]).all():
+                return red.point(table[:, 0].tolist())
             return Image.merge("RGB", [red.point(table[:, c].tolist()) for c in range(3)])
     w, h = im.size
     blocks = min(threads(), max(1, w * h // BLOCK_PIXELS))
