@@ -197,7 +197,8 @@ SMOOTH = 1.0
 
 
 @register_model(
-    "mnv2-unet", "Shipped (clean, old-prints): ImageNet MobileNetV2 encoder + U-Net decoder over ab bins"
+    "mnv2-unet",
+    "Shipped (clean, old-prints, old-photos): ImageNet MobileNetV2 encoder + U-Net decoder over ab bins",
 )
 class MobileNetUNet(ColorModel):
     """encoder_weights: torchvision's mobilenet_v2 .pth to start from (ImageNet); None = random (from
