@@ -9,16 +9,13 @@ damage for that file name), then colorized by each model given, beside the truth
 import sys
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from figures import save_grid
 from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from polychromify.color import to_grey  # noqa: E402
-from polychromify.data.degrade import LEVELS, degrade, photo_rng  # noqa: E402
-from polychromify.inference import Colorizer, to_rgb_array  # noqa: E402
+from polychromify.color import to_grey
+from polychromify.data.degrade import LEVELS, degrade, photo_rng
+from polychromify.inference import Colorizer, to_rgb_array
 
 out, level, models, *photos = sys.argv[1:]
 runs = [m.partition("=") for m in models.split(",")]
@@ -32,14 +29,5 @@ for photo in photos:
     row = [(f"{level} old-print damage", np.stack([damaged] * 3, -1))]
     row += [(label, c.colorize_array(damaged)) for label, c in colorizers]
     rows.append([*row, ("truth", truth)])
-width = len(rows[0])
-aspect = max(r[-1][1].shape[0] / r[-1][1].shape[1] for r in rows)
-fig, axes = plt.subplots(len(rows), width, figsize=(3.2 * width, len(rows) * (3.2 * aspect + 0.35)))
-for row_axes, row in zip(np.atleast_2d(axes), rows, strict=True):
-    for ax, (title, picture) in zip(row_axes, row, strict=True):
-        ax.axis("off")
-        ax.imshow(picture)
-        ax.set_title(title, fontsize=10)
-fig.tight_layout()
-fig.savefig(out, dpi=100)
+save_grid(rows, out)
 print(out)

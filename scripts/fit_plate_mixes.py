@@ -15,12 +15,7 @@ import numpy as np
 from PIL import Image
 from scipy.optimize import nnls
 
-from polychromify.color import LUMINANCE, grey_lightness, to_grey
-
-
-def linear(v: np.ndarray) -> np.ndarray:
-    v = v / 255.0
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+from polychromify.color import LUMINANCE, grey_lightness, srgb_to_linear, to_grey
 
 
 def main() -> None:
@@ -36,7 +31,9 @@ def main() -> None:
         if grey.shape != colour.shape[:2]:
             continue
         rows = np.random.default_rng(0).choice(grey.size, min(grey.size, 20000), replace=False)
-        w, _ = nnls(linear(colour.reshape(-1, 3)[rows].astype(np.float64)), linear(grey.ravel()[rows]))
+        w, _ = nnls(
+            srgb_to_linear(colour.reshape(-1, 3)[rows] / 255.0), srgb_to_linear(grey.ravel()[rows] / 255.0)
+        )
         fits.append(w / max(w.sum(), 1e-9))
         for name, mix in (("luminance", LUMINANCE), ("blue_sensitive", (0.0, 0.5, 0.5))):
             gaps[name].append(float(np.abs(lightness[grey] - lightness[to_grey(colour, mix)]).mean()))

@@ -45,18 +45,9 @@ for f in samples/color/*.jpg; do EXCLUDE+=(--exclude "*$(basename "$f")"); done
 [[ -f "$WORK/data/manifest.json" ]] ||
     "$BIN/polychromify" prepare "$CORPUS" --out "$WORK/data" --crops-per-image 23 --split 0.9,0.1,0 "${EXCLUDE[@]}"
 
+source scripts/train_or_resume.sh
 train() {  # train RUN ARGS...: a fresh run, or --resume of an unfinished one, or nothing if it is done
-    local run=$WORK/runs/$1
-    shift
-    if [[ -f "$run/config.json" ]] && grep -q '"status": "\(epochs\|max_minutes\|early_stopping\)"' "$run/config.json"; then
-        return
-    fi
-    if [[ -f "$run/train_state.pt" ]]; then
-        "$BIN/polychromify" train --resume "$run"
-    else
-        "$BIN/polychromify" train --data "$WORK/data" --out "$run" --overwrite --precision fp32 \
-            --degrade "$DEGRADE" "$@"
-    fi
+    train_or_resume "$WORK/runs/$1" --data "$WORK/data" --degrade "$DEGRADE" "${@:2}"
 }
 
 # 3. The automatic model: ImageNet encoder (its first four layers frozen, the rest at 0.3x the rate), class-

@@ -43,19 +43,11 @@ for f in samples/color/*.jpg; do EXCLUDE+=(--exclude "*$(basename "$f")"); done
     "$BIN/polychromify" prepare "$SHARED/data/plates/colour" --grey "$SHARED/data/plates/grey" \
         --out "$WORK/plates" --block 20 --split 0.8,0.2,0 --crops-per-image 15
 
+source scripts/train_or_resume.sh
 train() {  # train RUN ARGS...: a fresh run, or --resume of an unfinished one, or nothing if it is done
-    local run=$WORK/runs/$1
-    shift
-    if [[ -f "$run/config.json" ]] && grep -q '"status": "\(epochs\|max_minutes\|early_stopping\)"' "$run/config.json"; then
-        return
-    fi
-    if [[ -f "$run/train_state.pt" ]]; then
-        "$BIN/polychromify" train --resume "$run"
-    else
-        "$BIN/polychromify" train --data "$WORK/corpus" --out "$run" --overwrite --precision fp32 \
-            --model mnv2-unet --model-arg hints=true --rebalance-lambda 0.6 --hint-p 0.125 --epochs 1 \
-            --schedule cosine --keep last --batch-size 32 --lr 3e-4 --patience 0 "$@"
-    fi
+    train_or_resume "$WORK/runs/$1" --data "$WORK/corpus" --model mnv2-unet --model-arg hints=true \
+        --rebalance-lambda 0.6 --hint-p 0.125 --epochs 1 --schedule cosine --keep last --batch-size 32 \
+        --lr 3e-4 --patience 0 "${@:2}"
 }
 
 # 2. `old-photos`: `old-prints` fine-tuned for 1,000 steps on batches of 21 corpus samples (30% through a

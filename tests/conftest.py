@@ -71,6 +71,23 @@ def tiny_dataset(tmp_path_factory) -> Path:
     return out
 
 
+def small_run(data, out, **kw):
+    """A TrainConfig for a tiny, fast run of v2 on `data` into `out` (2 steps of 8, no flips); kw override."""
+    from polychromify.config import TrainConfig
+
+    base = dict(
+        model="v2",
+        data=str(data),
+        out=str(out),
+        model_args={"neurons": "low"},
+        epochs=1,
+        batch_size=8,
+        steps_per_epoch=2,
+        flip=False,
+    )
+    return TrainConfig(**(base | kw))
+
+
 def run_cli(*args) -> int:
     """Run `polychromify ARGS` in-process; returns its exit code."""
     from polychromify.cli import main

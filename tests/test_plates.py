@@ -18,12 +18,12 @@ from polychromify.color import (
     to_grey,
     tonal_mix,
 )
-from polychromify.config import PrepareConfig, TrainConfig
+from polychromify.config import PrepareConfig
 from polychromify.data.dataset import LabDataset
 from polychromify.data.prepare import name_block, prepare
 from polychromify.errors import PolychromifyError
 from polychromify.train import Trainer, train
-from tests.conftest import make_photo, run_cli
+from tests.conftest import make_photo, run_cli, small_run
 
 BLUE_SENSITIVE = (0.0, 0.5, 0.5)
 
@@ -119,24 +119,10 @@ def pair_sets(tmp_path_factory):
     return root / "corpus-ds", root / "plates"
 
 
-def small(data, out, **kw) -> TrainConfig:
-    base = dict(
-        model="v2",
-        data=str(data),
-        out=str(out),
-        model_args={"neurons": "low"},
-        epochs=1,
-        batch_size=8,
-        steps_per_epoch=2,
-        flip=False,
-    )
-    return TrainConfig(**(base | kw))
-
-
 def test_batches_mix_the_extra_pairs_and_the_tonal_greys(pair_sets, tmp_path):
     corpus, plates = pair_sets
     trainer = Trainer(
-        small(corpus, tmp_path / "r", extra_data=str(plates), extra_share=0.25, tonal=1.0),
+        small_run(corpus, tmp_path / "r", extra_data=str(plates), extra_share=0.25, tonal=1.0),
         torch.device("cpu"),
         0,
         1,
@@ -155,7 +141,7 @@ def test_batches_mix_the_extra_pairs_and_the_tonal_greys(pair_sets, tmp_path):
         assert min(float((L[k] - e).abs().max()) for e in extra_L) == 0
     again = trainer._batch(idx, 0, torch.Generator().manual_seed(0))[0]
     assert torch.equal(L, again)  # seeded
-    run = train(small(corpus, tmp_path / "run", extra_data=str(plates), tonal=0.5), progress=False)
+    run = train(small_run(corpus, tmp_path / "run", extra_data=str(plates), tonal=0.5), progress=False)
     saved = json.loads((run / "config.json").read_text())["train"]
     assert saved["extra_data"] == str(plates) and saved["tonal"] == 0.5
 
@@ -168,7 +154,7 @@ def test_extra_data_of_another_size_is_one_clear_error(pair_sets, tmp_path):
         make_photo(i).save(tmp_path / "p" / f"q{i}.png")
     prepare(tmp_path / "p", other, PrepareConfig(size=16, split=(1, 0, 0), workers=1), progress=False)
     with pytest.raises(PolychromifyError, match="16-pixel samples"):
-        train(small(corpus, tmp_path / "r", extra_data=str(other)), progress=False)
+        train(small_run(corpus, tmp_path / "r", extra_data=str(other)), progress=False)
     assert not (tmp_path / "r").exists()
 
 

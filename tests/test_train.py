@@ -15,20 +15,7 @@ from polychromify import train as train_mod
 from polychromify.errors import PolychromifyError
 from polychromify.train import TrainConfig, Trainer, train
 from tests.conftest import run_cli
-
-
-def cfg(data, out, **kw) -> TrainConfig:
-    base = dict(
-        model="v2",
-        data=str(data),
-        out=str(out),
-        model_args={"neurons": "low"},
-        epochs=1,
-        batch_size=8,
-        steps_per_epoch=2,
-        flip=False,
-    )
-    return TrainConfig(**(base | kw))
+from tests.conftest import small_run as cfg
 
 
 def weights(run):

@@ -53,10 +53,19 @@ def normalize_l(L: np.ndarray) -> np.ndarray:
 def grey_srgb(L: torch.Tensor) -> torch.Tensor:
     """Normalised L (N,1,H,W) in [-1,1] -> sRGB value in [0,1] of the neutral grey of that lightness (the
     input of an encoder trained on RGB photos)."""
-    fy = ((L * L_RANGE + L_CENTER).clamp(0.0, 100.0) + 16.0) / 116.0
-    lin = torch.where(fy > 6.0 / 29.0, fy**3, (fy - 4.0 / 29.0) * 3.0 * (6.0 / 29.0) ** 2)  # Y = linear light
+    lin = _f_inverse(((L * L_RANGE + L_CENTER).clamp(0.0, 100.0) + 16.0) / 116.0)  # Y = linear light
     srgb = torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-8) ** (1 / 2.4) - 0.055, 12.92 * lin)
     return srgb.clamp(0.0, 1.0)
+
+
+def _f_inverse(f: torch.Tensor) -> torch.Tensor:
+    """CIELAB's f(t) undone: f((L+16)/116 and its a, b offsets) -> the relative X, Y or Z (linear light)."""
+    return torch.where(f > 6.0 / 29.0, f**3, (f - 4.0 / 29.0) * 3.0 * (6.0 / 29.0) ** 2)
+
+
+def srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0,1] -> linear light (IEC 61966-2-1's decoding)."""
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
 
 
 def chroma(ab: np.ndarray) -> np.ndarray:
@@ -302,8 +311,7 @@ def _grey_tables(mix: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarra
     sRGB-encoded grey level (uint8) of every such Y (sums may round up to 2 units past 1)."""
     if len(mix) != 3 or min(mix) < 0 or sum(mix) <= 0:
         raise ValueError(f"a channel mix is three weights >= 0, not all 0: {mix}")
-    v = np.arange(256) / 255.0
-    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    lin = srgb_to_linear(np.arange(256) / 255.0)
     one = (1 << 16) - 1
     weights = np.asarray(mix) / sum(mix)
     channels = np.stack([np.rint(lin * w * one) for w in weights]).astype(np.int32)
@@ -340,8 +348,7 @@ def remix_lightness(L: torch.Tensor, ab: torch.Tensor, mix: torch.Tensor) -> tor
     mix gives L back (up to gamut clipping)."""
     fy = (L * L_RANGE + L_CENTER + 16.0) / 116.0
     f = torch.cat([fy + ab[:, :1] * (AB_SCALE / 500.0), fy, fy - ab[:, 1:] * (AB_SCALE / 200.0)], 1)
-    xyz = torch.where(f > 6.0 / 29.0, f**3, (f - 4.0 / 29.0) * 3.0 * (6.0 / 29.0) ** 2)
-    xyz = xyz * torch.tensor([0.95047, 1.0, 1.08883], dtype=L.dtype).view(1, 3, 1, 1)  # D65 white
+    xyz = _f_inverse(f) * torch.tensor([0.95047, 1.0, 1.08883], dtype=L.dtype).view(1, 3, 1, 1)  # D65 white
     to_rgb = torch.tensor(
         [
             [3.2404542, -1.5371385, -0.4985314],

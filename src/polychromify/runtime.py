@@ -66,6 +66,17 @@ def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> int | None:
 
 
 _budget: dict[str, int] = {}
+_set_here: dict[str, str] = {}  # the environment variables this module set: not the user's
+
+
+def _users(var: str) -> str | None:
+    """The user's own value of an environment variable (None if unset or set by this module)."""
+    value = os.environ.get(var)
+    return None if value is None or _set_here.get(var) == value else value
+
+
+def _set(var: str, value: str) -> None:
+    os.environ[var] = _set_here[var] = value
 
 
 def set_thread_budget(requested: int | None = None, sharers: int = 1) -> int:
@@ -94,19 +105,6 @@ def set_thread_budget(requested: int | None = None, sharers: int = 1) -> int:
         ThreadpoolController().select(internal_api="openblas").limit(limits=1)
     _budget.update(threads=n, cores=cores, sharers=sharers)
     return n
-
-
-_set_here: dict[str, str] = {}  # the environment variables this module set: not the user's
-
-
-def _users(var: str) -> str | None:
-    """The user's own value of an environment variable (None if unset or set by this module)."""
-    value = os.environ.get(var)
-    return None if value is None or _set_here.get(var) == value else value
-
-
-def _set(var: str, value: str) -> None:
-    os.environ[var] = _set_here[var] = value
 
 
 def threads() -> int:

@@ -263,8 +263,8 @@ class Trainer:
         cfg = self.cfg
         flip = (torch.rand(len(idx), generator=gen) < 0.5).numpy() if cfg.flip else None
         rng = np.random.default_rng([cfg.seed, self.epoch, step, 1])  # the tonal mixes and extra samples
-        extra = round(cfg.extra_share * len(idx)) if self.extra_set is not None else 0
-        own = len(idx) - extra
+        own = self._own(len(idx))
+        extra = len(idx) - own
         clean, ab = self.train_set.batch(idx[:own], None if flip is None else flip[:own])
         if cfg.tonal:  # another film's grey of the same colours
             pick = torch.from_numpy(rng.random(own) < cfg.tonal)
@@ -280,6 +280,10 @@ class Trainer:
             L = degrade_batch(clean, rng, cfg.degrade, zoom=cfg.degrade_zoom)
         hints = sample_hints(ab, generator=gen, p=cfg.hint_p) if self.model.takes_hints else None
         return L, ab, hints, clean
+
+    def _own(self, n: int) -> int:
+        """How many of a batch of n are --data samples (first); the rest are --extra-data's."""
+        return n - round(self.cfg.extra_share * n) if self.extra_set is not None else n
 
     def _set_lr(self, progress: float) -> None:
         """The schedule's learning rates at `progress` (0 to 1) of the planned epochs."""
@@ -300,7 +304,7 @@ class Trainer:
         loss = compute_loss(self.model, out.float(), ab, self.class_weights)
         if self.teacher is not None:  # (1 - w) x the truth's term + w x the teacher's
             # on the --data samples only: the --extra-data ones (real prints) are learned from their truth
-            own = len(L) - round(self.cfg.extra_share * len(L)) if self.extra_set is not None else len(L)
+            own = self._own(len(L))
             clean = self._to_device(L if clean is None else clean)[:own]
             with torch.no_grad(), autocast(self.device.type, self.precision):
                 given = None if hints is None else hints[:own]

@@ -1,6 +1,5 @@
 """`blend`: several trained models over the same ab bins as one, their logits averaged before one decoding.
-A blend of one network is that network behind the blend's cleaner and confidence scaling (the default since
-#44).
+A blend of one network is that network behind the blend's cleaner and confidence scaling (`old-photos`).
 
 A model trained on clean photos and one trained on damaged ones (`old-prints`) err differently; the weighted
 mean of their logits (a geometric mean of their distributions) keeps what each does best. It is built from
