@@ -161,14 +161,18 @@ def test_extra_data_of_another_size_is_one_clear_error(pair_sets, tmp_path):
 def test_evaluate_pairs_scores_the_grey_partner_against_its_colours(tmp_path, capsys):
     grey, colour = make_pairs(tmp_path, 3, (64, 48))
     (colour / "lonely.png").write_bytes((colour / "img0.png").read_bytes())
+    (colour / "torn.png").write_bytes((colour / "img0.png").read_bytes())
+    (grey / "torn.png").write_bytes((grey / "img0.png").read_bytes()[:300])  # a truncated partner
     assert run_cli("evaluate", "clean", "--pairs", grey, colour, "--json", "--precision", "fp32") == 0
     out = capsys.readouterr()
-    assert out.err.count("skipped lonely.png") == 1
+    assert out.err.count("skipped lonely.png") == 1 and out.err.count("skipped torn.png") == 1
+    assert "Traceback" not in out.err
     floor, pairs = (json.loads(x) for x in out.out.splitlines())
     assert floor["images"] == pairs["images"] == 3 and floor["hue_accuracy"] == 0
     assert floor["delta_cf"] > pairs["delta_cf"]  # the network colours the grey partner
     # the same greys made from the colour photos by --mix: the same scores
     (colour / "lonely.png").unlink()
+    (colour / "torn.png").unlink()
     assert (
         run_cli("evaluate", "clean", "--images", colour, "--mix", "0,1,1", "--json", "--precision", "fp32")
         == 0

@@ -173,7 +173,7 @@ def evaluate_images(
         raise PolychromifyError("give either a grey folder (pairs) or a channel mix, not both")
     partners = None
     if grey is not None:
-        files, partners = _partners(files, Path(folder), Path(grey))
+        files, partners = _partners(files, Path(folder), Path(grey), max_side)
     colorizer = (
         None
         if str(model) == "grey"
@@ -186,7 +186,13 @@ def evaluate_images(
     rows, seconds = [], 0.0
     for i, (true, truth) in enumerate(zip(images, truths, strict=True)):
         if partners is not None:
-            grey_in = _grey_of(partners[i], true.shape)
+            grey_in = partners[i]
+            if (
+                grey_in.shape != true.shape[:2]
+            ):  # a partner whose EXIF turns it otherwise than its colour photo
+                grey_in = np.asarray(
+                    Image.fromarray(grey_in).resize(true.shape[1::-1], Image.Resampling.BICUBIC)
+                )
         else:
             grey_in = to_grey(true) if mix is None else to_grey(true, mix)
         given = truth_hints(true, hints, np.random.default_rng([seed, hints, i])) if hints else []
@@ -256,39 +262,35 @@ def _photo_row(
     return row, seconds
 
 
-@functools.lru_cache(maxsize=2)  # each model of one evaluation takes the same pairs: the lines once
-def _partners(files: tuple[Path, ...], colour: Path, grey: Path) -> tuple[tuple[Path, ...], list[Path]]:
-    """The colour photos that have a grey partner of their size under `grey` (same relative name), and the
-    partners; each photo without one is one line on stderr."""
+@functools.lru_cache(maxsize=2)  # each model of one evaluation takes the same pairs: read and said once
+def _partners(
+    files: tuple[Path, ...], colour: Path, grey: Path, max_side: int
+) -> tuple[tuple[Path, ...], list[np.ndarray]]:
+    """The colour photos that have a readable grey partner of their size under `grey` (same relative name),
+    and those partners' grey levels (H,W) uint8, reduced as `_originals` reduces their colour photos; each
+    photo without one is one line on stderr."""
     if not grey.is_dir():
         raise PolychromifyError(f"no such folder: {grey}")
-    kept, partners = [], []
+    kept, greys = [], []
     for path in files:
         partner = grey / path.relative_to(colour)
         try:
-            with Image.open(partner) as g, Image.open(path) as c:
+            with Image.open(partner) as g, Image.open(path) as c:  # as stored, before EXIF rotation
                 if g.size != c.size:
                     raise ImageError(f"is {g.size[0]}x{g.size[1]}, the colour photo {c.size[0]}x{c.size[1]}")
+            im = open_image(partner)
         except (OSError, ImageError) as exc:
             reason = "missing" if isinstance(exc, FileNotFoundError) else str(exc).splitlines()[0][:120]
             print(
                 f"skipped {path.relative_to(colour)}: its grey partner {partner}: {reason}", file=sys.stderr
             )
             continue
+        im.thumbnail((max_side, max_side))
         kept.append(path)
-        partners.append(partner)
+        greys.append(to_grey(np.asarray(im)))
     if not kept:
         raise PolychromifyError(f"no photo in {colour} has a grey partner of its size in {grey}")
-    return tuple(kept), partners
-
-
-def _grey_of(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """A grey partner as (H,W) uint8 grey levels, reduced to `shape` (its colour photo's, as evaluated)."""
-    im = open_image(path)
-    im.thumbnail((max(shape[:2]), max(shape[:2])))  # as `_originals` reduced its colour photo
-    if im.size != (shape[1], shape[0]):
-        im = im.resize((shape[1], shape[0]), Image.Resampling.BICUBIC)
-    return to_grey(np.asarray(im))
+    return tuple(kept), greys
 
 
 def _scalars(row: dict) -> dict:
