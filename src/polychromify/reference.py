@@ -26,6 +26,7 @@ from polychromify.errors import PolychromifyError
 
 SIDE = 256  # the reference is reduced to this longer side: its histogram, not its detail, is what counts
 ITERATIONS = 5  # EM steps; on held-out photos the histogram's gap stops shrinking after 3 to 5
+EM_PIXELS = 4096  # about this many pixels per image (every k-th) take part in the EM
 FLOOR = 1e-4  # a bin the reference lacks keeps this share, so no colour is ruled out entirely
 # How far the photo's colour distribution goes towards the reference's: its target is the geometric blend
 # own^(1 - s) * reference^s (the default s and what it means: config.ColourOptions.reference_strength).
@@ -81,6 +82,7 @@ def match_reference(
     before and target (Q,) the reference's histogram: one additive bias per bin and image, found by EM."""
     n, q = logits.shape[:2]
     z = logits.float().permute(0, 2, 3, 1).reshape(n, -1, q) / temperature  # (N,P,Q): softmax over memory
+    z = z[:, :: max(1, z.shape[1] // EM_PIXELS)]  # the bias is one per bin: a spread sample of pixels finds it
     own = torch.softmax(z, dim=-1).mean(1, keepdim=True)  # (N,1,Q)
     wanted = torch.log(target.to(z) + FLOOR).view(1, 1, -1)
     log_target = torch.log_softmax((1 - strength) * torch.log(own + FLOOR) + strength * wanted, dim=-1)
@@ -97,7 +99,7 @@ def colours_like(model, logits: torch.Tensor, size, reference: Reference) -> tor
     distributions are broader, so their annealed mean alone would be paler than the reference."""
     s = reference.strength
     target = reference.histogram(model.bins).to(logits.device)
-    plain = model.decode(logits, size)
+    plain = model.decode(logits, logits.shape[-2:])  # only its mean chroma counts: on the logits' grid
     ab = model.decode(match_reference(logits, target, model.temperature, s), size)
     own, now = (t.norm(dim=1).mean((1, 2)).clamp_min(1e-6) for t in (plain, ab))  # (N,)
     wanted = reference.ab.norm(dim=1).mean().to(own) ** s * own ** (1 - s)
