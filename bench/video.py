@@ -35,6 +35,7 @@ with the default preset, and the time the flow takes per frame.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import tempfile
@@ -137,7 +138,9 @@ def preset_costs(tmp: Path, frames: int) -> list[dict]:
 
 
 SAMPLES = Path(__file__).parents[1] / "samples" / "color"
-SECTIONS = ("results", "speed", "pan", "presets", "stabilisation")
+SECTIONS = ("results", "speed", "pan", "presets", "stabilisation", "keyframes", "films")
+FILMS = Path(__file__).parents[1].parent / "shared" / "data" / "films"
+FILM_HINTS = Path(__file__).with_name("film_keyframes.json")
 UNCOVERED_FRAMES = 8  # how long after the object left a pixel its colour could still trail there
 METHODS = {  # colorize_video settings; `new` takes the library's defaults
     "per_frame": {"every": 1, "smooth": 0.0},
@@ -215,6 +218,187 @@ def object_clip(
         greys.append(np.clip(grey_of(rgb) + rng.normal(0, 3, (h, w)), 0, 255).astype(np.uint8))
     write_grey(path, greys)
     return truth, masks
+
+
+def keyed_film(path: Path, photos: list[Path], frames: int, w: int = 640, h: int = 360) -> tuple:
+    """#46's film: a grainy slow pan across photos[0] (1 px a frame), then a cut to a cut-out of photos[2]
+    sliding across photos[1], the camera still. Returns the colour truth, the shots' first frames and the
+    object's masks (None in the pan)."""
+    pan, _ = film_clip(path, photos[:1], frames)
+    still, masks = object_clip(path.with_name("object-part.mp4"), photos[1], photos[2], frames)
+    greys = [grey_of(t) for t in pan]  # the pan's grain as film_clip draws it
+    rng = np.random.default_rng(0)
+    greys = [np.clip(g + rng.normal(0, 6.0, g.shape), 0, 255).astype(np.uint8) for g in greys]
+    greys += [np.clip(grey_of(t) + rng.normal(0, 6.0, t.shape[:2]), 0, 255).astype(np.uint8) for t in still]
+    write_grey(path, greys)
+    return pan + still, [0, frames], [None] * frames + masks
+
+
+def ab_scores(out: list[np.ndarray], truth: list[np.ndarray], shots: list[int], masks: list) -> dict:
+    """Fidelity of the colours alone against the truth: per frame, the mean ab distance (CIELAB units)
+    and the hue accuracy (metrics.hue_counts); the ab distance on the pixels the object uncovered in the 8
+    frames before; and per shot the ab flicker along the motion: |ab_t - ab_{t-1} warped onto t| (Farneback
+    flow of the clean grey frames, non-occluded pixels, frames at half size), for the output and the truth."""
+    import cv2
+    import torch
+
+    from polychromify.color import rgb_to_lab
+    from polychromify.flow import farneback_flow, occluded, warp
+    from polychromify.metrics import hue_accuracy, hue_counts
+
+    def half(x: np.ndarray) -> np.ndarray:
+        return cv2.resize(x, (x.shape[1] // 2, x.shape[0] // 2), interpolation=cv2.INTER_AREA)
+
+    errors, hues, moving = [], [], {"out": [], "truth": []}
+    unc_sum, unc_n, prev = 0.0, 0, None
+    for t, (o, r) in enumerate(zip(out, truth, strict=True)):
+        ab_o, ab_r = rgb_to_lab(o)[1], rgb_to_lab(r)[1]
+        dist = np.linalg.norm(ab_o - ab_r, axis=-1) * 128
+        errors.append(float(dist.mean()))
+        pred, true = (torch.from_numpy(a).permute(2, 0, 1)[None] for a in (ab_o, ab_r))
+        hues.append(hue_accuracy([hue_counts(pred, true)])["hue_accuracy"])
+        if masks[t] is not None and t > 0 and masks[t - 1] is not None:
+            first = max(i for i in range(t + 1) if masks[i] is None or i in shots)
+            uncovered = np.any(masks[max(first, t - UNCOVERED_FRAMES) : t], axis=0) & ~masks[t]
+            unc_sum += float(dist[uncovered].sum())
+            unc_n += int(uncovered.sum())
+        small = (half(grey_of(r)), half(ab_o), half(ab_r))
+        if prev is not None and t not in shots:
+            fwd, bwd = farneback_flow(small[0], prev[0]), farneback_flow(prev[0], small[0])
+            keep = ~occluded(fwd, bwd)
+            for name, now, before in (("out", small[1], prev[1]), ("truth", small[2], prev[2])):
+                change = np.linalg.norm(now - warp(before, fwd), axis=-1)[keep] * 128
+                moving[name].append((t, float(change.mean())))
+        prev = small
+    bounds = [*shots, len(out)]
+    per_shot = [
+        {k: round(float(np.mean([v for t, v in moving[k] if a < t < b])), 4) for k in moving}
+        for a, b in itertools.pairwise(bounds)
+    ]
+    return {
+        "ab_error": round(float(np.mean(errors)), 3),
+        "ab_error_uncovered": round(unc_sum / unc_n, 3) if unc_n else None,
+        "hue_accuracy": round(float(np.nanmean(hues)), 4),
+        "ab_flicker_along_motion": per_shot,
+        "per_frame": {"ab_error": [round(e, 3) for e in errors], "hue_accuracy": [round(h, 4) for h in hues]},
+    }
+
+
+def keyframe_study(tmp: Path, colorizer, photos: list[Path], frames: int) -> dict:
+    """#46's film from three photos, coloured automatically and with the true first frame of each shot
+    as keyframe: `ab_scores` and the report's per-shot flicker (`shots`) of each."""
+    from polychromify.video import colorize_video
+
+    truth, shots, masks = keyed_film(tmp / "keyed.mp4", photos, frames)
+    methods = {"auto": {}, "keyed": {"keyframes": {s: truth[s] for s in shots}}}
+    out: dict = {"photos": [p.name for p in photos[:3]], "frames": len(truth), "shots": shots}
+    for name, settings in methods.items():
+        dst = tmp / f"keyed-{name}.mp4"
+        r = colorize_video(tmp / "keyed.mp4", dst, colorizer, progress=False, overwrite=True, **settings)
+        out[name] = ab_scores(decode(dst), truth, shots, masks) | {"shots": r["shots"]}
+    return out
+
+
+def keyframe_summary(sets: list[dict]) -> dict:
+    """The issue's figures over the sets: keyed / automatic ab error, uncovered pixels keyed - automatic,
+    the curves over the distance from the shot's first frame, flicker kept by the stabiliser per shot."""
+
+    def mean(xs):
+        return round(float(np.mean(xs)), 4)
+
+    frames = sets[0]["frames"] // 2
+    curves = {}
+    for name in ("auto", "keyed"):
+        for key in ("ab_error", "hue_accuracy"):
+            per = [s[name]["per_frame"][key] for s in sets]
+            curves[f"{name}_{key}"] = [
+                mean([p[d] for p in per] + [p[frames + d] for p in per]) for d in range(frames)
+            ]
+    kept = {  # the report's flicker over its per-frame flicker, automatic: shot 0 is the pan, 1 the still
+        shot: mean(
+            [s["auto"]["shots"][i]["flicker"] / s["auto"]["shots"][i]["flicker_unsmoothed"] for s in sets]
+        )
+        for i, shot in enumerate(("pan", "static"))
+    }
+    along = {
+        f"{name}_{shot}": mean([s[name]["ab_flicker_along_motion"][i]["out"] for s in sets])
+        for name in ("auto", "keyed")
+        for i, shot in enumerate(("pan", "static"))
+    }
+    return {
+        "sets": len(sets),
+        "ab_error_auto": mean([s["auto"]["ab_error"] for s in sets]),
+        "ab_error_keyed": mean([s["keyed"]["ab_error"] for s in sets]),
+        "ab_error_ratio": mean([s["keyed"]["ab_error"] / s["auto"]["ab_error"] for s in sets]),
+        "uncovered_auto": mean([s["auto"]["ab_error_uncovered"] for s in sets]),
+        "uncovered_keyed": mean([s["keyed"]["ab_error_uncovered"] for s in sets]),
+        "hue_accuracy_auto": mean([s["auto"]["hue_accuracy"] for s in sets]),
+        "hue_accuracy_keyed": mean([s["keyed"]["hue_accuracy"] for s in sets]),
+        "flicker_kept_auto": kept,
+        "ab_flicker_along_motion": along,
+        "curves_by_distance": curves,
+    }
+
+
+def keyframe_speed(tmp: Path, colorizer, frames: int, preset: str, rounds: int = 2) -> dict:
+    """720p frames/s without and with a keyframe on the first frame (the network's own colours of it),
+    alternating, the best of `rounds` each."""
+    from polychromify.video import colorize_video
+
+    src = tmp / "speed-keys.mp4"
+    make_clip(src, 1280, 720, frames)
+    with av.open(str(src)) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="gray")
+    key = {0: colorizer.colorize_array(first)}
+    best = {"without": 0.0, "with": 0.0}
+    for _ in range(rounds):
+        for name, keys in (("without", None), ("with", key)):
+            r = colorize_video(
+                src, tmp / "k.mp4", colorizer, preset=preset, progress=False, overwrite=True, keyframes=keys
+            )
+            best[name] = max(best[name], r["frames_per_s"])
+    return {"frames": frames, **best, "ratio": round(best["with"] / best["without"], 3)}
+
+
+def real_films(tmp: Path, colorizer, folder: Path, pictures: Path | None) -> list[dict]:
+    """Each film of `folder` named in bench/film_keyframes.json, coloured automatically and with one
+    keyframe per shot made by `colorize --hint` from the shot's first frame (`video --shots`): the report's
+    flicker, warp error and CDC of each; `pictures`: a strip per film (grey | automatic | keyframes, the
+    middle frame of the first shot)."""
+    from polychromify.inference import parse_hint
+    from polychromify.video import colorize_video, export_shots
+
+    rows = []
+    for name, shots in json.loads(FILM_HINTS.read_text()).items():
+        if name == "about" or not (folder / name).exists():
+            continue
+        film = folder / name
+        firsts = export_shots(film, tmp / name, colorizer.input_size, overwrite=True)
+        keys = {}
+        for n, hints in shots.items():
+            grey = np.asarray(Image.open(tmp / name / f"frame-{int(n):06d}.png"))
+            keys[int(n)] = colorizer.colorize_array(grey, [parse_hint(h) for h in hints])
+        row: dict = {"film": name, "shots": firsts, "keyframes": sorted(keys)}
+        frames = {}
+        for method, k in (("auto", None), ("keyed", keys)):
+            dst = tmp / f"{method}-{name}"
+            r = colorize_video(
+                film, dst, colorizer, progress=False, overwrite=True, metrics=True, keyframes=k
+            )
+            row[method] = {
+                x: r[x] for x in ("flicker", "flicker_unsmoothed", "warp_error", "cdc", "frames_per_s")
+            }
+            row[method]["shots"] = r["shots"]
+            frames[method] = decode(dst)
+        rows.append(row)
+        if pictures is not None:
+            end = firsts[1] if len(firsts) > 1 else len(frames["auto"])
+            t = end // 2
+            grey = np.repeat(grey_of(frames["auto"][t])[..., None], 3, 2)
+            strip = np.concatenate([grey, frames["auto"][t], frames["keyed"][t]], axis=1)
+            pictures.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(strip).save(pictures / f"{Path(name).stem}-frame-{t}.jpg", quality=88)
+    return rows
 
 
 def decode(path: Path) -> list[np.ndarray]:
@@ -331,6 +515,8 @@ def main() -> None:
         "--strengths", default="", help="comma-separated --smooth values to add to `stabilisation`"
     )
     ap.add_argument("--sections", default=",".join(SECTIONS), help=f"some of {','.join(SECTIONS)}")
+    ap.add_argument("--films", type=Path, default=FILMS, help="folder of the films for `films`")
+    ap.add_argument("--pictures", type=Path, help="with `films`: write a picture per film here")
     a = ap.parse_args()
     sections = set(a.sections.split(","))
     strengths = [float(x) for x in a.strengths.split(",") if x]
@@ -389,9 +575,15 @@ def main() -> None:
                 )
         if "presets" in sections:
             out["presets"] = preset_costs(Path(tmp), min(a.frames, 48))
+        rng = np.random.default_rng(0)
+        draws = [photos[:4]] + [list(rng.choice(photos, 4, replace=False)) for _ in range(a.sets - 1)]
+        if "keyframes" in sections:
+            sets = [keyframe_study(Path(tmp), colorizer, draw, min(a.frames, 48)) for draw in draws]
+            out["keyframes"] = {"summary": keyframe_summary(sets), "sets": sets}
+            out["keyframes"]["speed_720p"] = keyframe_speed(Path(tmp), colorizer, a.frames, a.preset)
+        if "films" in sections and a.films.is_dir():
+            out["films"] = real_films(Path(tmp), colorizer, a.films, a.pictures)
         if "stabilisation" in sections:
-            rng = np.random.default_rng(0)
-            draws = [photos[:4]] + [list(rng.choice(photos, 4, replace=False)) for _ in range(a.sets - 1)]
             out["stabilisation"] = [
                 stabilisation(Path(tmp), colorizer, draw, min(a.frames, 48), strengths) for draw in draws
             ]

@@ -104,8 +104,8 @@ def test_a_flash_restarts_instead_of_smearing():
     a, b = np.full((2, 64, 96), 0.3, np.float32), np.full((2, 64, 96), -0.3, np.float32)
     out, st = stabilise([L, L, L, flash], [a, a, a, b], strength=0.9)
     assert st.restarts == 1 and np.array_equal(out[3], b)
-    out, st = stabilise([L, L, L, L], [a, a, a, b], strength=0.9)  # no flash: the previous colours hold
-    assert st.restarts == 0 and np.abs(out[3] - a).mean() < 0.1
+    out, st = stabilise([L] * 7, [a] * 6 + [b], strength=0.9)  # no flash: the six frames before hold
+    assert st.restarts == 0 and np.abs(out[6] - a).mean() < 0.1
 
 
 def test_frames_between_network_frames_follow_the_motion():
@@ -179,3 +179,13 @@ def test_smooth_0_and_every_1_compute_no_flow(tmp_path, monkeypatch):
     colorizer = Colorizer("default", input_size=64, mirror=False)
     r = colorize_video(tmp_path / "in.mp4", tmp_path / "o.mp4", colorizer, smooth=0, every=1, progress=False)
     assert r["frames"] == 4 and r["flicker"] == pytest.approx(r["flicker_unsmoothed"])
+
+
+def test_a_running_mean_while_the_motion_is_trusted():
+    L = photo_L(96, 64)  # the same frame four times: the flow is trusted everywhere (confidence 1)
+    abs_ = [np.full((2, 64, 96), v, np.float32) for v in (0.1, 0.3, -0.2, 0.4)]
+    out, _ = stabilise([L] * 4, abs_, strength=0.95)
+    for k in range(4):  # the mean of the frames so far, each weighing the same
+        assert np.allclose(out[k], np.mean(abs_[: k + 1], axis=0), atol=1e-5)
+    out, _ = stabilise([L] * 4, abs_, strength=0.5)  # the strength caps the earlier frames' weight
+    assert np.allclose(out[2], 0.5 * abs_[2] + 0.5 * np.mean(abs_[:2], axis=0), atol=1e-5)

@@ -110,6 +110,25 @@ def parse_mix(text: str) -> tuple[float, float, float]:
     return tuple(p / sum(parts) for p in parts)  # type: ignore[return-value]
 
 
+def parse_keyframe(text: str) -> tuple[int, Path]:
+    """'120=frame120.png' -> (120, Path('frame120.png'))."""
+    number, sep, path = text.partition("=")
+    if not sep or not number.strip().isdigit() or not path:
+        raise PolychromifyError(f"--keyframe expects N=IMAGE (N: a frame number from 0), got {text!r}")
+    return int(number), Path(path)
+
+
+def parse_keyframes(items: list[str]) -> dict[int, Path]:
+    """The repeated --keyframe N=IMAGE -> {N: IMAGE}; a frame given twice is refused."""
+    out: dict[int, Path] = {}
+    for item in items:
+        n, path = parse_keyframe(item)
+        if n in out:
+            raise PolychromifyError(f"--keyframe {n} is given twice")
+        out[n] = path
+    return out
+
+
 def parse_model_args(items: list[str]) -> dict[str, Any]:
     """['neurons=high', 'width=0.5'] -> {'neurons': 'high', 'width': 0.5}; JSON values where possible."""
     out = {}
@@ -443,11 +462,13 @@ class ColorizeJob:
 @dataclass
 class VideoJob:
     input: Path = opt(Path(), "video file (mp4, mkv, avi, mov, webm, ...)", positional=True)
-    out: Path = opt(Path(), "output video (.mp4: h264 by default)", flags=("-o", "--out"), required=True)
+    out: Path | None = opt(None, "output video (.mp4: h264 by default)", flags=("-o", "--out"))
     # mirror averaging doubles the network's time per frame: off for films
     colour: ColourOptions = nested(lambda: ColourOptions(mirror=False))
     smooth: float = opt(
-        0.8, "temporal stabilisation strength in [0,1): 0 = every frame alone (default: {default})"
+        0.95,
+        "temporal stabilisation strength in [0,1): the most the earlier frames, followed along the motion, "
+        "weigh against the network's colours of a frame; 0 = every frame alone (default: {default})",
     )
     motion: bool = opt(
         True,
@@ -469,8 +490,24 @@ class VideoJob:
         metavar="N",
     )
     batch_size: int = opt(8, "frames per forward pass (default: {default})")
+    keyframes: dict[int, Path] = repeatable(
+        "a colour version of frame N (counted from 0), any size with the frame's aspect: its colours are "
+        "carried through its shot along the motion; repeatable (get the frames with --shots)",
+        "N=IMAGE",
+        flags="--keyframe",
+        factory=dict,
+        convert=parse_keyframes,
+    )
+    shots: Path | None = opt(
+        None,
+        "write the first frame of each shot to this folder (frame-N.png, grey) and stop: colour them and "
+        "give them back with --keyframe N=IMAGE",
+        metavar="DIR",
+    )
     report: Path | None = opt(
-        None, "write frames/s and the flicker figures (flicker, warp error, CDC)", metavar="FILE.json"
+        None,
+        "write frames/s, the flicker figures (flicker, warp error, CDC) and the shots with their keyframes",
+        metavar="FILE.json",
     )
     overwrite: bool = opt(False, "replace an existing output file")
 

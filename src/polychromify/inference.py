@@ -220,11 +220,7 @@ class Colorizer:
 
     def small_lightness(self, greys: Sequence[np.ndarray], size: tuple[int, int] | None = None) -> np.ndarray:
         """Same-size grey images -> CIELAB L (N,1,gh,gw) in [0,100] on the network's grid (box-averaged)."""
-        gh, gw = input_grid(*(size or greys[0].shape), self.input_size)
-        lightness = grey_lightness()
-        return np.stack(
-            [lightness[np.asarray(Image.fromarray(g).resize((gw, gh), Image.Resampling.BOX))] for g in greys]
-        )[:, None]
+        return grid_lightness(greys, self.input_size, size)
 
     @staticmethod
     def compose(grey: np.ndarray, ab: torch.Tensor, saturation: float = 1.0) -> np.ndarray:
@@ -232,6 +228,18 @@ class Colorizer:
         if saturation < 0:
             raise PolychromifyError("saturation must be >= 0")
         return grey_ab_to_rgb(grey, ab * saturation)  # upsampled to the grey's size inside
+
+
+def grid_lightness(
+    greys: Sequence[np.ndarray], input_size: int, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Same-size grey images (of frames of `size` (H,W), default their own) -> CIELAB L (N,1,gh,gw) in
+    [0,100] on the grid of a network that sees `input_size` px (box-averaged). Needs no model."""
+    gh, gw = input_grid(*(size or greys[0].shape), input_size)
+    lightness = grey_lightness()
+    return np.stack(
+        [lightness[np.asarray(Image.fromarray(g).resize((gw, gh), Image.Resampling.BOX))] for g in greys]
+    )[:, None]
 
 
 def _hint_tensor(hints: Sequence[Hint], w: int, h: int, gw: int, gh: int) -> torch.Tensor:

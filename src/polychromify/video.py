@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +36,8 @@ from polychromify.color import AB_SCALE, grey_ab_to_chroma, lab_to_rgb
 from polychromify.config import VideoJob
 from polychromify.errors import PolychromifyError, check_output_file
 from polychromify.flow import TemporalScores, Warp, dis_flow, guide, warp_between
-from polychromify.inference import Colorizer, Hint
+from polychromify.inference import Colorizer, Hint, grid_lightness
+from polychromify.keyframes import Keyframes, KeyImage, check_aspect, load_keyframes
 from polychromify.photos import colour_setup
 from polychromify.reference import Reference
 
@@ -97,28 +98,44 @@ class TemporalSmoother:
 
 @dataclass
 class Stabiliser:
-    """Motion-compensated temporal filter of ab: the previous output, warped onto the current frame along
-    the flow, pulls the network's ab toward it by strength x confidence, per pixel (confidence 0 where the
-    flow fails its checks: there the network's own colours stay, so nothing trails behind what moves). A
-    recursive filter along motion trajectories. Nothing crosses a cut; a frame whose warp has a mean
-    confidence under `restart` (most of the frame fails the checks: a flash, a whip pan) starts afresh."""
+    """Motion-compensated temporal filter of ab: a running mean along the motion. Each pixel carries a
+    weight, the number of earlier frames its colour stands for: the weight is carried along the flow with
+    the colour and multiplied by the warp's confidence (0 where the flow fails its checks: what moves out of
+    hiding starts again at weight 1, so nothing trails behind what moves). The previous output, warped onto
+    the frame, pulls the network's ab towards it by weight / (weight + 1), at most `strength`: the mean
+    of the frames tracked so far, then an exponential average over about 1 / (1 - strength) frames.
+    Nothing crosses a cut; a frame whose warp has a mean confidence under `restart` (most of the frame fails
+    the checks: a flash, a whip pan) starts afresh."""
 
-    strength: float = 0.8
+    strength: float = 0.95
     restart: float = 0.25
     state: np.ndarray | None = field(default=None, repr=False)  # (h,w,2) float32: the previous output
+    weight: np.ndarray | None = field(default=None, repr=False)  # (h,w) float32: the frames it stands for
     restarts: int = 0
 
-    def __call__(self, ab: torch.Tensor, back: Warp | None, new_shot: bool = False) -> torch.Tensor:
+    def __call__(
+        self,
+        ab: torch.Tensor,
+        back: Warp | None,
+        new_shot: bool = False,
+        key: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> torch.Tensor:
         """ab (2,h,w) in [-1,1]; `back`: the warp that brings the previous frame onto this one (None for
-        the first frame of a shot) -> the stabilised ab (2,h,w)."""
+        the first frame of a shot); `key`: the keyframes' colours (h,w,2) and confidence (h,w), which the
+        result takes by that confidence -> the stabilised ab (2,h,w)."""
         x = _hwc(ab)
-        if new_shot or back is None or self.state is None or self.strength <= 0:
-            self.state = x
-        elif back.trust < self.restart:
-            self.state, self.restarts = x, self.restarts + 1
+        fresh = new_shot or back is None or self.state is None or self.strength <= 0
+        if not fresh and back.trust < self.restart:
+            fresh, self.restarts = True, self.restarts + 1
+        if fresh:
+            self.state, self.weight = x, np.ones(x.shape[:2], np.float32)
         else:
-            pull = (self.strength * back.confidence)[..., None]
+            carried = back.confidence * back(self.weight)
+            pull = np.minimum(carried / (carried + 1), self.strength)[..., None]
             self.state = x + pull * (back(self.state) - x)
+            self.weight = carried + 1
+        if key is not None:
+            self.state = self.state + key[1][..., None] * (key[0] - self.state)
         return _chw(self.state)
 
 
@@ -143,6 +160,7 @@ class _Decoded:
     index: int = 0  # frame number in the film
     L: torch.Tensor | None = None  # (1,gh,gw) on the network's grid, once computed
     new_shot: bool = False
+    shot: int = 0  # the number of the frame that starts its shot
     ab: torch.Tensor | None = None  # (2,gh,gw): the network's prediction, on the frames it runs on
     guide: np.ndarray | None = None  # (gh,gw) uint8: blurred L, what the flow is computed on
     flows: tuple[np.ndarray, np.ndarray] | None = None  # (gh,gw,2): to the previous frame and from it
@@ -220,11 +238,15 @@ class _Flicker:
     count: int = 0
     prev: torch.Tensor | None = None
 
-    def add(self, ab: torch.Tensor, new_shot: bool) -> None:
+    def add(self, ab: torch.Tensor, new_shot: bool) -> float:
+        """Count frame `ab`; returns its change from the frame before (0 where a shot starts)."""
+        change = 0.0
         if self.prev is not None and not new_shot:
-            self.total += float((ab - self.prev).abs().mean()) * AB_SCALE
+            change = float((ab - self.prev).abs().mean()) * AB_SCALE
+            self.total += change
             self.count += 1
         self.prev = ab
+        return change
 
     @property
     def value(self) -> float:
@@ -259,13 +281,14 @@ class _Settings:
     reference: Reference | None
     motion: bool
     metrics: bool
+    keyframes: Keyframes | None = None
 
 
 def colorize_video(
     src: str | Path,
     dst: str | Path,
     colorizer: Colorizer,
-    smooth: float = 0.8,
+    smooth: float = VideoJob.smooth,
     saturation: float = 1.0,
     hints: Sequence[Hint] = (),
     codec: str = "libx264",
@@ -278,6 +301,7 @@ def colorize_video(
     reference: Reference | None = None,
     motion: bool = True,
     metrics: bool = False,
+    keyframes: Mapping[int, KeyImage] | None = None,
 ) -> dict:
     """Colorize `src` into `dst` (`reference`: colours to take, the same for every frame); returns a
     report (frames, timings, flicker with and without smoothing, scene cuts; with `metrics`, the warp error
@@ -285,15 +309,24 @@ def colorize_video(
     without optical flow (the method before 2026-12, for comparison). The output is written as
     DST.partial.EXT and renamed when complete; after Ctrl-C the partial file is closed properly, so it
     plays up to where it stopped. `polychromify video` passes a `Colorizer(..., mirror=False)`: mirror
-    averaging doubles the network's time per frame."""
+    averaging doubles the network's time per frame. `keyframes`: {frame number: a colour version of that
+    frame} (path, bytes, PIL image or array; `keyframes.py`), checked before any frame is written."""
     src, dst = Path(src), Path(dst)
     check_options(smooth, saturation, every, preset)
     _check_paths(src, dst, overwrite)
+    images = load_keyframes(keyframes or {})
+    if images and not motion:
+        raise PolychromifyError("keyframes are carried along the motion: they do not go with --no-motion")
+    inp = _open_input(src)
+    try:
+        keys = _keyframes(src, inp, colorizer, images) if images else None
+    except BaseException:
+        inp.close()
+        raise
     settings = _Settings(
         smooth, saturation, tuple(hints), codec, crf, batch_size, preset, progress, every, reference, motion,
-        metrics,
+        metrics, keys,
     )  # fmt: skip
-    inp = _open_input(src)
     partial = dst.with_name(f"{dst.stem}.partial{dst.suffix}")
     try:
         out = av.open(str(partial), "w")
@@ -329,11 +362,70 @@ def _check_paths(src: Path, dst: Path, overwrite: bool) -> None:
     check_output_file(dst)
 
 
+def _keyframes(src: Path, inp, colorizer: Colorizer, images: dict[int, np.ndarray]) -> Keyframes:
+    """The film's keyframes, checked against its frames and carried backwards through their shots (a
+    scan of the film up to the last keyframe, on the network's grid)."""
+    codec = inp.streams.video[0].codec_context
+    check_aspect(images, codec.width, codec.height)
+    keys = Keyframes(images, dis_flow(FLOW_PRESET))
+    with _open_input(src) as scan:
+        try:
+            keys.scan(grid_frames(scan, colorizer.input_size))
+        except av.FFmpegError as exc:
+            raise PolychromifyError(f"cannot decode {src}: {exc}") from None
+    return keys
+
+
+def grid_frames(inp, input_size: int) -> Iterator[tuple[int, torch.Tensor, bool, av.VideoFrame]]:
+    """A film's frames as `polychromify video` sees them: (frame number, L (1,gh,gw) on the grid of a
+    network that sees `input_size` px, does it start a shot?, the decoded frame)."""
+    vin = inp.streams.video[0]
+    vin.thread_type = "AUTO"
+    size, detect = (vin.codec_context.height, vin.codec_context.width), CutDetector()
+    for i, vf in enumerate(inp.decode(vin)):
+        L = torch.from_numpy(grid_lightness([_decode(vf).grey], input_size, size)[0])
+        yield i, L, detect(L), vf
+
+
+def export_shots(
+    src: str | Path, folder: str | Path, input_size: int = 256, overwrite: bool = False
+) -> list[int]:
+    """Write the first frame of each shot of `src` (as `polychromify video` finds the shots) to `folder` as
+    frame-N.png, full-size grey, for a person to colour as keyframes; returns the frame numbers. An existing
+    file is not replaced unless `overwrite`."""
+    check_input(src)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    firsts = []
+    with _open_input(Path(src)) as inp:
+        try:
+            for i, _, new_shot, vf in grid_frames(inp, input_size):
+                if new_shot:
+                    path = folder / f"frame-{i:06d}.png"
+                    if path.exists() and not overwrite:
+                        raise PolychromifyError(f"{path} exists; pass --overwrite to replace it")
+                    Image.fromarray(vf.to_ndarray(format="gray")).save(path)
+                    firsts.append(i)
+        except av.FFmpegError as exc:
+            raise PolychromifyError(f"cannot decode {src}: {exc}") from None
+    return firsts
+
+
 def video_job(job: VideoJob) -> int:
     """`polychromify video`: every option checked before the model loads; the figures said at the end (and
     written to --report); exit code 130 after Ctrl-C, with the frames done so far kept."""
+    if job.shots is not None:
+        firsts = export_shots(job.input, job.shots, job.colour.input_size, job.overwrite)
+        print(
+            f"wrote the first frame of each of {len(firsts)} shots -> {job.shots}/frame-N.png; colour the "
+            f"ones you want and run: polychromify video {job.input} -o OUT --keyframe N={job.shots}/FILE ..."
+        )
+        return 0
+    if job.out is None:
+        raise PolychromifyError("give the output film: -o OUT (or --shots DIR for the shots' first frames)")
     check_options(job.smooth, job.colour.saturation, job.every, job.preset)  # before the model loads
     check_input(job.input)
+    images = load_keyframes(job.keyframes)
     if job.report:
         check_output_file(job.report)
     colorizer, hints, reference = colour_setup(job.colour)
@@ -354,6 +446,7 @@ def video_job(job: VideoJob) -> int:
             reference=reference,
             motion=job.motion,
             metrics=job.report is not None,
+            keyframes=images,
         )
     except KeyboardInterrupt:
         partial = job.out.with_name(f"{job.out.stem}.partial{job.out.suffix}")
@@ -365,6 +458,12 @@ def video_job(job: VideoJob) -> int:
         f"colorized {report['frames']} frames at {report['frames_per_s']} frames/s -> {job.out} "
         f"(flicker {report['flicker']:.3f}, per-frame {report['flicker_unsmoothed']:.3f}, "
         f"{len(report['cuts'])} cuts)"
+        + "".join(
+            f"\n  shot from frame {s['first']}: keyframes {', '.join(map(str, s['keyframes']))} "
+            f"(they colour {s['keyed']:.0%} of its pixels)"
+            for s in report["shots"]
+            if s["keyframes"]
+        )
     )
     return 0
 
@@ -495,6 +594,8 @@ class _FilmRun:
             "flicker_unsmoothed": round(c.raw_flicker.value, 4),
             **(_scores(c.scores, c.raw_scores) if c.scores is not None else {}),
             "cuts": c.cuts,
+            "keyframes": sorted(s.keyframes.ab) if s.keyframes is not None else [],
+            "shots": [_shot(shot) for shot in c.shots],
         }
 
 
@@ -508,7 +609,8 @@ class _Colouring:
         self.colorizer, self.settings, self.size, self.emit = colorizer, settings, size, emit
         smooth, motion = settings.smooth, settings.motion
         self.detect = CutDetector()
-        self.follow_motion = motion and (smooth > 0 or settings.every > 1)
+        self.keys = settings.keyframes
+        self.follow_motion = motion and (smooth > 0 or settings.every > 1 or self.keys is not None)
         self.stabilise = Stabiliser(smooth) if motion else None
         self.smoother = None if motion else TemporalSmoother(smooth)
         self.flow = dis_flow(FLOW_PRESET) if self.follow_motion else None
@@ -517,6 +619,8 @@ class _Colouring:
             (TemporalScores(), TemporalScores()) if settings.metrics else (None, None)
         )
         self.cuts: list[int] = []
+        self.shots: list[dict] = []  # per shot: its first frame, length, keyframes, keyframes' share
+        self.shot = 0
         self.buffer: list[_Decoded] = []
         self.frames = self.net_frames = 0  # frames emitted; frames the network ran on
         self.flow_s = 0.0
@@ -568,6 +672,7 @@ class _Colouring:
         small = torch.from_numpy(self.colorizer.small_lightness([d.grey for d in fresh], self.size))
         for d, lum in zip(fresh, small, strict=True):
             d.L, d.new_shot = lum, self.detect(lum)
+            self.shot = d.shot = d.index if d.new_shot else self.shot
             if self.flow is not None:
                 t0 = time.perf_counter()
                 d.guide = guide(lum[0].numpy())
@@ -578,15 +683,25 @@ class _Colouring:
             self.seen = d
 
     def predict(self, run: list[_Decoded]) -> None:
-        """The network's colours for these frames, in one batch."""
-        if not run:
-            return
-        L = torch.stack([d.L for d in run])
-        hints = [self.settings.hints] * len(run)
-        ab = self.colorizer.predict_lightness(L, hints, self.size, self.settings.reference)
-        for d, a in zip(run, ab, strict=True):
-            d.ab = a
+        """The network's colours for these frames, one batch per reference (a keyframed shot takes its
+        keyframes' palette)."""
+        groups: dict[Reference | None, list[_Decoded]] = {}
+        for d in run:
+            groups.setdefault(self.reference(d), []).append(d)
+        for reference, part in groups.items():
+            L = torch.stack([d.L for d in part])
+            hints = [self.settings.hints] * len(part)
+            ab = self.colorizer.predict_lightness(L, hints, self.size, reference)
+            for d, a in zip(part, ab, strict=True):
+                d.ab = a
         self.net_frames += len(run)
+
+    def reference(self, d: _Decoded) -> Reference | None:
+        """The colours frame d's network prediction takes: its shot's keyframes' palette if it has
+        keyframes (and the model has bins to reweigh), else the film's reference, if any."""
+        if self.keys is not None and self.colorizer.takes_reference:
+            return self.keys.palette(d.shot) or self.settings.reference
+        return self.settings.reference
 
     def colours(self, d: _Decoded, later: list[_Decoded]) -> torch.Tensor | None:
         """Frame d's colours before stabilisation: the network's, or, between two network frames, the fill
@@ -609,14 +724,22 @@ class _Colouring:
         new_shot = d.new_shot
         if self.stabilise is not None:
             t0 = time.perf_counter()
-            smoothed = self.stabilise(a, d.back, new_shot)
+            key = self.keys(d.index, d.back) if self.keys is not None else None
+            smoothed = self.stabilise(a, d.back, new_shot, key)
             self.flow_s += time.perf_counter() - t0
         else:
-            smoothed, _ = self.smoother(a, d.L, new_shot)
+            key, (smoothed, _) = None, self.smoother(a, d.L, new_shot)
         if new_shot and self.frames > 0:
             self.cuts.append(self.frames)
-        self.flicker.add(smoothed, new_shot)
-        self.raw_flicker.add(a, new_shot)
+        if new_shot:
+            keys = self.keys.keys_of(d.index) if self.keys is not None else []
+            self.shots.append(dict.fromkeys(("frames", "keyed", "flicker", "per_frame"), 0.0))
+            self.shots[-1] |= {"first": d.index, "keyframes": keys}
+        shot = self.shots[-1]
+        shot["frames"] += 1
+        shot["keyed"] += float(key[1].mean()) if key is not None else 0.0
+        shot["flicker"] += self.flicker.add(smoothed, new_shot)
+        shot["per_frame"] += self.raw_flicker.add(a, new_shot)
         if self.scores is not None:
             L, grey = d.L[0].numpy(), guide(d.L[0].numpy(), blur=0)
             for score, x in ((self.scores, smoothed), (self.raw_scores, a)):
@@ -635,6 +758,21 @@ def _scores(scores: TemporalScores, raw: TemporalScores) -> dict:
         "warp_error_unsmoothed": rounded(raw.warp_error, 6),
         "cdc": rounded(scores.cdc, 6),
         "cdc_unsmoothed": rounded(raw.cdc, 6),
+    }
+
+
+def _shot(s: dict) -> dict:
+    """A shot's line in the report: its first frame, length, keyframes, the share of its pixels the
+    keyframes coloured (mean confidence) and its flicker before and after stabilisation."""
+    n = int(s["frames"])
+    steps = max(n - 1, 1)
+    return {
+        "first": s["first"],
+        "frames": n,
+        "keyframes": s["keyframes"],
+        "keyed": round(s["keyed"] / n, 3),
+        "flicker": round(s["flicker"] / steps, 4),
+        "flicker_unsmoothed": round(s["per_frame"] / steps, 4),
     }
 
 
