@@ -566,6 +566,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if "speed" in sections:
             out["speed_720p"] = speed(Path(tmp), colorizer, a.frames, a.preset)
+            out["keyframe_speed_720p"] = keyframe_speed(Path(tmp), colorizer, a.frames, a.preset)
         if "pan" in sections:
             out["pan"] = []
             for step in (4, 16):
@@ -580,7 +581,6 @@ def main() -> None:
         if "keyframes" in sections:
             sets = [keyframe_study(Path(tmp), colorizer, draw, min(a.frames, 48)) for draw in draws]
             out["keyframes"] = {"summary": keyframe_summary(sets), "sets": sets}
-            out["keyframes"]["speed_720p"] = keyframe_speed(Path(tmp), colorizer, a.frames, a.preset)
         if "films" in sections and a.films.is_dir():
             out["films"] = real_films(Path(tmp), colorizer, a.films, a.pictures)
         if "stabilisation" in sections:

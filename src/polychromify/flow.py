@@ -58,11 +58,19 @@ def dis_flow(preset: str = "fast", tolerance: float = 3.0) -> Flow:
 
 def _prefer_dominant(a: np.ndarray, b: np.ndarray, flow: np.ndarray, tolerance: float) -> np.ndarray:
     median = np.median(flow[::4, ::4].reshape(-1, 2), axis=0)  # every 16th pixel: as good, 16x cheaper
-    dominant = np.broadcast_to(median, flow.shape).astype(np.float32)
+    return prefer(a, b, flow, np.broadcast_to(median, flow.shape).astype(np.float32), tolerance)
+
+
+def prefer(
+    a: np.ndarray, b: np.ndarray, flow: np.ndarray, steady: np.ndarray, tolerance: float
+) -> np.ndarray:
+    """Two flows from grey `a` into grey `b` -> per pixel `steady` wherever it explains the 5x5
+    neighbourhood about as well as `flow` (squared error at most 1 + `tolerance` times, plus one grey
+    level^2), else `flow`: where DIS only fits grain, the steadier guess."""
     a, b = a.astype(np.float32), b.astype(np.float32)
-    local = [cv2.blur((a - warp(b, f)) ** 2, (5, 5)) for f in (flow, dominant)]
+    local = [cv2.blur((a - warp(b, f)) ** 2, (5, 5)) for f in (flow, steady)]
     take = local[1] <= (1 + tolerance) * local[0] + 1.0
-    return np.where(take[..., None], dominant, flow)
+    return np.where(take[..., None], steady, flow)
 
 
 def farneback_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -82,7 +82,7 @@ def match_reference(
     before and target (Q,) the reference's histogram: one additive bias per bin and image, found by EM."""
     n, q = logits.shape[:2]
     z = logits.float().permute(0, 2, 3, 1).reshape(n, -1, q) / temperature  # (N,P,Q): softmax over memory
-    z = z[:, :: max(1, z.shape[1] // EM_PIXELS)]  # the bias is one per bin: a spread sample of pixels finds it
+    z = z[:, :: max(1, z.shape[1] // EM_PIXELS)]  # one bias per bin: a spread sample of pixels finds it
     own = torch.softmax(z, dim=-1).mean(1, keepdim=True)  # (N,1,Q)
     wanted = torch.log(target.to(z) + FLOOR).view(1, 1, -1)
     log_target = torch.log_softmax((1 - strength) * torch.log(own + FLOOR) + strength * wanted, dim=-1)

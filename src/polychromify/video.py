@@ -724,7 +724,7 @@ class _Colouring:
         new_shot = d.new_shot
         if self.stabilise is not None:
             t0 = time.perf_counter()
-            key = self.keys(d.index, d.back) if self.keys is not None else None
+            key = self.keys(d.index, d.back, d.guide) if self.keys is not None else None
             smoothed = self.stabilise(a, d.back, new_shot, key)
             self.flow_s += time.perf_counter() - t0
         else:
