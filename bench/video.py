@@ -70,14 +70,7 @@ def pan_clip(path: Path, frames: int, w: int = 1280, h: int = 720, step: int = 4
     big = np.asarray(photo.convert("RGB").resize((round(photo.width * scale), round(photo.height * scale))))
     top = (big.shape[0] - h) // 2
     truth = [big[top : top + h, i * step : i * step + w] for i in range(frames)]
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        s.options = {"crf": "12"}
-        for rgb in truth:
-            grey = np.asarray(Image.fromarray(rgb).convert("L").convert("RGB"))
-            out.mux(s.encode(av.VideoFrame.from_ndarray(grey, format="rgb24")))
-        out.mux(s.encode(None))
+    write_grey(path, [grey_of(rgb) for rgb in truth])
     return truth
 
 

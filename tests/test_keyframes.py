@@ -23,13 +23,11 @@ def pan(path, frames=10, size=(96, 64), step=2, cut_at=None):
     wide = [np.asarray(Image.open(p).convert("RGB").resize((w + step * frames, h))) for p in PHOTOS]
     truth = [wide[int(cut_at is not None and i >= cut_at)][:, i * step : i * step + w] for i in range(frames)]
     with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=12)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        s.options = {"crf": "10"}
-        for rgb in truth:
-            grey = np.asarray(Image.fromarray(rgb).convert("L").convert("RGB"))
-            out.mux(s.encode(av.VideoFrame.from_ndarray(grey, format="rgb24")))
-        out.mux(s.encode(None))
+        stream = out.add_stream("libx264", rate=12, options={"crf": "10"})
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        frames = [av.VideoFrame.from_image(Image.fromarray(rgb).convert("L").convert("RGB")) for rgb in truth]
+        for packet in [p for f in [*frames, None] for p in stream.encode(f)]:
+            out.mux(packet)
     return truth
 
 
