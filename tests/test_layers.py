@@ -16,8 +16,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 FLOORS = {
     0: "version errors runtime precision config arguments data web",  # no torch: the command line's start
     1: "color data.images data.hints data.degrade metrics spread flow",  # colour, pixels, damage, motion
-    # networks and their decoding over ab bins (the reference's prior swap), losses
-    2: "reference models.registry models.autoencoders models.unet models.mobilenet models.zhang models.blend "
+    # networks and their decoding over ab bins (the reference's prior swap; keyframes take it), losses
+    2: "reference keyframes models.registry models.autoencoders models.unet models.mobilenet models.zhang models.blend "
     "models.cleaner models "
     "losses",
     3: "checkpoint export data.prepare data.dataset",  # run folders, ONNX graphs, datasets

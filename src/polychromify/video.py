@@ -417,7 +417,7 @@ def video_job(job: VideoJob) -> int:
     if job.shots is not None:
         firsts = export_shots(job.input, job.shots, job.colour.input_size, job.overwrite)
         print(
-            f"wrote the first frame of each of {len(firsts)} shots -> {job.shots}/frame-N.png; colour the "
+            f"wrote the first frame of {len(firsts)} shot(s) -> {job.shots}/frame-N.png; colour the "
             f"ones you want and run: polychromify video {job.input} -o OUT --keyframe N={job.shots}/FILE ..."
         )
         return 0
