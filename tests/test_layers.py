@@ -17,9 +17,8 @@ FLOORS = {
     0: "version errors runtime precision config arguments data web",  # no torch: the command line's start
     1: "color data.images data.hints data.degrade metrics spread flow",  # colour, pixels, damage, motion
     # networks and their decoding over ab bins (the reference's prior swap; keyframes take it), losses
-    2: "reference keyframes models.registry models.autoencoders models.unet models.mobilenet models.zhang models.blend "
-    "models.cleaner models "
-    "losses",
+    2: "reference keyframes models.registry models.autoencoders models.unet models.mobilenet models.zhang "
+    "models.blend models.cleaner models losses",
     3: "checkpoint export data.prepare data.dataset",  # run folders, ONNX graphs, datasets
     4: "inference",  # the Colorizer: a network (torch or onnxruntime) + full-resolution recombination
     5: "photos video evaluate report board train study",  # the jobs
