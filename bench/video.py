@@ -161,30 +161,30 @@ def write_grey(path: Path, greys: list[np.ndarray], fps: int = 25) -> None:
         out.mux(s.encode(None))
 
 
-def film_clip(
-    path: Path, photos: list[Path], frames: int, w: int = 640, h: int = 360, step: int = 1, grain: float = 6.0
+def grainy(truth: list[np.ndarray], grain: float, seed: int) -> list[np.ndarray]:
+    """The grey frames of colour frames, film grain (std `grain` grey levels) added."""
+    rng = np.random.default_rng(seed)
+    return [np.clip(grey_of(t) + rng.normal(0, grain, t.shape[:2]), 0, 255).astype(np.uint8) for t in truth]
+
+
+def pan_frames(
+    photos: list[Path], frames: int, w: int = 640, h: int = 360, step: int = 1
 ) -> tuple[list[np.ndarray], list[int]]:
-    """A grainy film, one shot per photo: a slow pan (`step` px a frame) across it, grain (std `grain`
-    grey levels) on the grey frames. Returns the colour truth and the frames that start a shot."""
-    rng = np.random.default_rng(0)
-    truth, cuts, greys = [], [], []
+    """One shot per photo, a slow pan (`step` px a frame) across it: the colour frames and the frames
+    that start a shot."""
+    truth, firsts = [], []
     for photo in photos:
         wide = cover(photo, w + step * frames, h)
-        cuts.append(len(truth))
-        for i in range(frames):
-            rgb = wide[:, i * step : i * step + w]
-            truth.append(rgb)
-            greys.append(np.clip(grey_of(rgb) + rng.normal(0, grain, (h, w)), 0, 255).astype(np.uint8))
-    write_grey(path, greys)
-    return truth, cuts[1:]
+        firsts.append(len(truth))
+        truth += [wide[:, i * step : i * step + w] for i in range(frames)]
+    return truth, firsts
 
 
-def object_clip(
-    path: Path, background: Path, cutout: Path, frames: int, w: int = 640, h: int = 360, speed: int = 6
+def object_frames(
+    background: Path, cutout: Path, frames: int, w: int = 640, h: int = 360, speed: int = 6
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """A cut-out of `cutout` (an ellipse, 45% of the height) sliding across `background` at `speed` px a
-    frame, the camera still, mild grain. Returns the colour truth and the object's mask per frame."""
-    rng = np.random.default_rng(1)
+    frame, the camera still: the colour frames and the object's mask per frame."""
     bg = cover(background, w, h)
     oh = int(0.45 * h)
     ow = int(1.4 * oh)
@@ -193,7 +193,7 @@ def object_clip(
     ImageDraw.Draw(shape).ellipse((0, 0, ow - 1, oh - 1), fill=255)
     shape = np.asarray(shape) > 0
     top, x0 = (h - oh) // 2, (w - speed * frames - ow) // 2
-    truth, masks, greys = [], [], []
+    truth, masks = [], []
     for i in range(frames):
         x = x0 + i * speed
         mask = np.zeros((h, w), bool)
@@ -202,8 +202,25 @@ def object_clip(
         rgb[top : top + oh, x : x + ow][shape] = obj[shape]
         truth.append(rgb)
         masks.append(mask)
-        greys.append(np.clip(grey_of(rgb) + rng.normal(0, 3, (h, w)), 0, 255).astype(np.uint8))
-    write_grey(path, greys)
+    return truth, masks
+
+
+def film_clip(
+    path: Path, photos: list[Path], frames: int, w: int = 640, h: int = 360, step: int = 1, grain: float = 6.0
+) -> tuple[list[np.ndarray], list[int]]:
+    """A grainy film of `pan_frames`, grain of std `grain` grey levels. Returns the colour truth and the
+    frames that start a shot after the first."""
+    truth, firsts = pan_frames(photos, frames, w, h, step)
+    write_grey(path, grainy(truth, grain, 0))
+    return truth, firsts[1:]
+
+
+def object_clip(
+    path: Path, background: Path, cutout: Path, frames: int, w: int = 640, h: int = 360, speed: int = 6
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The film of `object_frames`, mild grain. Returns the colour truth and the object's mask per frame."""
+    truth, masks = object_frames(background, cutout, frames, w, h, speed)
+    write_grey(path, grainy(truth, 3.0, 1))
     return truth, masks
 
 
@@ -211,13 +228,9 @@ def keyed_film(path: Path, photos: list[Path], frames: int, w: int = 640, h: int
     """#46's film: a grainy slow pan across photos[0] (1 px a frame), then a cut to a cut-out of photos[2]
     sliding across photos[1], the camera still. Returns the colour truth, the shots' first frames and the
     object's masks (None in the pan)."""
-    pan, _ = film_clip(path, photos[:1], frames)
-    still, masks = object_clip(path.with_name("object-part.mp4"), photos[1], photos[2], frames)
-    greys = [grey_of(t) for t in pan]  # the pan's grain as film_clip draws it
-    rng = np.random.default_rng(0)
-    greys = [np.clip(g + rng.normal(0, 6.0, g.shape), 0, 255).astype(np.uint8) for g in greys]
-    greys += [np.clip(grey_of(t) + rng.normal(0, 6.0, t.shape[:2]), 0, 255).astype(np.uint8) for t in still]
-    write_grey(path, greys)
+    pan, _ = pan_frames(photos[:1], frames, w, h)
+    still, masks = object_frames(photos[1], photos[2], frames, w, h)
+    write_grey(path, grainy(pan + still, 6.0, 0))
     return pan + still, [0, frames], [None] * frames + masks
 
 

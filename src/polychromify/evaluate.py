@@ -187,9 +187,7 @@ def evaluate_images(
     for i, (true, truth) in enumerate(zip(images, truths, strict=True)):
         if partners is not None:
             grey_in = partners[i]
-            if (
-                grey_in.shape != true.shape[:2]
-            ):  # a partner whose EXIF turns it otherwise than its colour photo
+            if grey_in.shape != true.shape[:2]:  # EXIF turns the partner otherwise than its colour photo
                 grey_in = np.asarray(
                     Image.fromarray(grey_in).resize(true.shape[1::-1], Image.Resampling.BICUBIC)
                 )

@@ -4,9 +4,10 @@ A keyframe is a colour version of frame N of the film, made anywhere (`colorize 
 photo editor), at any size with the frame's aspect. Its colours (ab) go onto the frame's own lightness and
 are carried along the optical flow (`flow.py`) through its shot: forwards frame by frame as the film is
 coloured, and backwards from a scan of the film made before the first frame is written (the scan finds
-the shots and keeps only the small grey frames of the shot under way). Each step multiplies a per-pixel
-confidence by the warp's own (zero where the flow fails its checks: what was hidden, what enters the
-frame), so a keyframe's colours stop where the motion can no longer say where they went. Where several
+the shots and keeps only the small grey frames of the shot under way). A pixel's confidence is the lowest
+of its chain's steps (zero where the flow fails its checks: what was hidden, what enters the frame) and its
+lightness match with the keyframe, so a keyframe's colours stop where the motion can no longer say where
+they went. Where several
 keyframes reach a pixel they meet by confidence / (1 + distance in frames). Where none reaches, the
 network's colours stay, drawn towards the palette of the shot's keyframes (a reference photo's mechanism,
 `reference.py`). A keyframe colours only its own shot; a shot without one is coloured as without keyframes.
@@ -46,16 +47,15 @@ def load_keyframes(keyframes: Mapping[int, KeyImage]) -> dict[int, np.ndarray]:
             raise PolychromifyError(f"keyframe numbers are frame numbers from 0, not {n!r}")
         where = f" ({image})" if isinstance(image, str | Path) else ""
         try:
-            im = open_image(image) if isinstance(image, str | Path | bytes) else to_rgb_array(image)
+            out[n] = to_rgb_array(open_image(image) if isinstance(image, bytes) else image)
         except PolychromifyError as exc:
             raise PolychromifyError(f"keyframe {n}{where}: {exc}") from None
-        out[n] = np.asarray(im) if isinstance(im, Image.Image) else to_rgb_array(im)
     return out
 
 
-def _refiner(preset: str = "fast") -> cv2.DISOpticalFlow:
+def _refiner() -> cv2.DISOpticalFlow:
     """DIS; a flow handed to its `calc` is its starting point (here: the chained warps), then refined."""
-    return cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+    return cv2.DISOpticalFlow_create(DIS_PRESETS["fast"])
 
 
 def check_aspect(keyframes: Mapping[int, np.ndarray], width: int, height: int) -> None:
@@ -113,12 +113,12 @@ class Keyframes:
     behind: dict[int, list[Carried]] = field(default_factory=dict)  # frame -> later keyframes carried back
     ahead: list[Carried] = field(default_factory=list)  # earlier keyframes of the shot under way
     palettes: dict[int, Reference] = field(default_factory=dict)  # shot's first frame -> keyframes' colours
-    refine: cv2.DISOpticalFlow = field(default_factory=lambda: _refiner(), repr=False)
+    refine: cv2.DISOpticalFlow = field(default_factory=_refiner, repr=False)
 
-    def scan(self, frames: Iterable[tuple]) -> int:
+    def scan(self, frames: Iterable[tuple]) -> None:
         """The pre-pass over (frame number, L (1,gh,gw), starts a shot?) up to the last keyframe: each
         keyframe's shot, and its colours carried backwards to the shot's start (or as far as they reach).
-        Returns the number of frames scanned; a keyframe past the film's end is an error."""
+        A keyframe past the film's end is an error."""
         last, shot, guides, count = max(self.images), 0, [], 0
         for index, L, new_shot, *_ in frames:
             count = index + 1
@@ -130,7 +130,7 @@ class Keyframes:
                 self.ab[index] = key_ab(self.images[index], tuple(L.shape[-2:]))
                 self._carry_back(index, guides)
             if index >= last:
-                return count
+                return
         raise PolychromifyError(f"keyframe {last} is past the film's end ({count} frames, numbered from 0)")
 
     def _carry_back(self, key: int, guides: list[np.ndarray]) -> None:
@@ -159,7 +159,7 @@ class Keyframes:
     def palette(self, shot: int) -> Reference | None:
         """The colours of the keyframes of the shot starting at frame `shot` (None: it has none)."""
         if shot not in self.palettes:
-            keys = [k for k, s in self.shot_of.items() if s == shot]
+            keys = self.keys_of(shot)
             if not keys:
                 return None
             ab = np.concatenate([self.ab[k].reshape(-1, 2) for k in keys])  # (P,2)

@@ -369,22 +369,23 @@ def _keyframes(src: Path, inp, colorizer: Colorizer, images: dict[int, np.ndarra
     check_aspect(images, codec.width, codec.height)
     keys = Keyframes(images, dis_flow(FLOW_PRESET))
     with _open_input(src) as scan:
-        try:
-            keys.scan(grid_frames(scan, colorizer.input_size))
-        except av.FFmpegError as exc:
-            raise PolychromifyError(f"cannot decode {src}: {exc}") from None
+        keys.scan(grid_frames(scan, colorizer.input_size))
     return keys
 
 
 def grid_frames(inp, input_size: int) -> Iterator[tuple[int, torch.Tensor, bool, av.VideoFrame]]:
     """A film's frames as `polychromify video` sees them: (frame number, L (1,gh,gw) on the grid of a
-    network that sees `input_size` px, does it start a shot?, the decoded frame)."""
+    network that sees `input_size` px, does it start a shot?, the decoded frame). A decoding error is one
+    clear error."""
     vin = inp.streams.video[0]
     vin.thread_type = "AUTO"
     size, detect = (vin.codec_context.height, vin.codec_context.width), CutDetector()
-    for i, vf in enumerate(inp.decode(vin)):
-        L = torch.from_numpy(grid_lightness([_decode(vf).grey], input_size, size)[0])
-        yield i, L, detect(L), vf
+    try:
+        for i, vf in enumerate(inp.decode(vin)):
+            L = torch.from_numpy(grid_lightness([_decode(vf).grey], input_size, size)[0])
+            yield i, L, detect(L), vf
+    except av.FFmpegError as exc:
+        raise PolychromifyError(f"cannot decode {inp.name}: {exc}") from None
 
 
 def export_shots(
@@ -398,16 +399,13 @@ def export_shots(
     folder.mkdir(parents=True, exist_ok=True)
     firsts = []
     with _open_input(Path(src)) as inp:
-        try:
-            for i, _, new_shot, vf in grid_frames(inp, input_size):
-                if new_shot:
-                    path = folder / f"frame-{i:06d}.png"
-                    if path.exists() and not overwrite:
-                        raise PolychromifyError(f"{path} exists; pass --overwrite to replace it")
-                    Image.fromarray(vf.to_ndarray(format="gray")).save(path)
-                    firsts.append(i)
-        except av.FFmpegError as exc:
-            raise PolychromifyError(f"cannot decode {src}: {exc}") from None
+        for i, _, new_shot, vf in grid_frames(inp, input_size):
+            if new_shot:
+                path = folder / f"frame-{i:06d}.png"
+                if path.exists() and not overwrite:
+                    raise PolychromifyError(f"{path} exists; pass --overwrite to replace it")
+                Image.fromarray(vf.to_ndarray(format="gray")).save(path)
+                firsts.append(i)
     return firsts
 
 
@@ -595,7 +593,7 @@ class _FilmRun:
             **(_scores(c.scores, c.raw_scores) if c.scores is not None else {}),
             "cuts": c.cuts,
             "keyframes": sorted(s.keyframes.ab) if s.keyframes is not None else [],
-            "shots": [_shot(shot) for shot in c.shots],
+            "shots": [shot.report() for shot in c.shots],
         }
 
 
@@ -619,7 +617,7 @@ class _Colouring:
             (TemporalScores(), TemporalScores()) if settings.metrics else (None, None)
         )
         self.cuts: list[int] = []
-        self.shots: list[dict] = []  # per shot: its first frame, length, keyframes, keyframes' share
+        self.shots: list[_Shot] = []
         self.shot = 0
         self.buffer: list[_Decoded] = []
         self.frames = self.net_frames = 0  # frames emitted; frames the network ran on
@@ -732,14 +730,12 @@ class _Colouring:
         if new_shot and self.frames > 0:
             self.cuts.append(self.frames)
         if new_shot:
-            keys = self.keys.keys_of(d.index) if self.keys is not None else []
-            self.shots.append(dict.fromkeys(("frames", "keyed", "flicker", "per_frame"), 0.0))
-            self.shots[-1] |= {"first": d.index, "keyframes": keys}
+            self.shots.append(_Shot(d.index, self.keys.keys_of(d.index) if self.keys is not None else []))
         shot = self.shots[-1]
-        shot["frames"] += 1
-        shot["keyed"] += float(key[1].mean()) if key is not None else 0.0
-        shot["flicker"] += self.flicker.add(smoothed, new_shot)
-        shot["per_frame"] += self.raw_flicker.add(a, new_shot)
+        shot.frames += 1
+        shot.keyed += float(key[1].mean()) if key is not None else 0.0
+        shot.flicker += self.flicker.add(smoothed, new_shot)
+        shot.per_frame += self.raw_flicker.add(a, new_shot)
         if self.scores is not None:
             L, grey = d.L[0].numpy(), guide(d.L[0].numpy(), blur=0)
             for score, x in ((self.scores, smoothed), (self.raw_scores, a)):
@@ -761,19 +757,29 @@ def _scores(scores: TemporalScores, raw: TemporalScores) -> dict:
     }
 
 
-def _shot(s: dict) -> dict:
-    """A shot's line in the report: its first frame, length, keyframes, the share of its pixels the
-    keyframes coloured (mean confidence) and its flicker before and after stabilisation."""
-    n = int(s["frames"])
-    steps = max(n - 1, 1)
-    return {
-        "first": s["first"],
-        "frames": n,
-        "keyframes": s["keyframes"],
-        "keyed": round(s["keyed"] / n, 3),
-        "flicker": round(s["flicker"] / steps, 4),
-        "flicker_unsmoothed": round(s["per_frame"] / steps, 4),
-    }
+@dataclass
+class _Shot:
+    """A shot as it is coloured: its first frame and keyframes, and sums over its frames of the share the
+    keyframes coloured (mean confidence) and of the frame-to-frame change after and before stabilisation."""
+
+    first: int
+    keyframes: list[int]
+    frames: int = 0
+    keyed: float = 0.0
+    flicker: float = 0.0
+    per_frame: float = 0.0
+
+    def report(self) -> dict:
+        """Its line in the report: the sums as means."""
+        steps = max(self.frames - 1, 1)
+        return {
+            "first": self.first,
+            "frames": self.frames,
+            "keyframes": self.keyframes,
+            "keyed": round(self.keyed / self.frames, 3),
+            "flicker": round(self.flicker / steps, 4),
+            "flicker_unsmoothed": round(self.per_frame / steps, 4),
+        }
 
 
 class _Writer:
