@@ -11,8 +11,6 @@ not a form, 408 a body that did not arrive in time, 413 too large, 415 not an im
 The body limits (408, 413) and the worker's name on every answer are web/middleware.py's.
 """
 
-from __future__ import annotations
-
 import io
 import json
 import os
@@ -114,10 +112,43 @@ def _errors(*codes: int) -> dict[int | str, dict]:
 
 _UPLOAD_ERRORS = _errors(400, 408, 413, 415, 422, 503)
 _HINTS = 'JSON list of colour hints in pixels of the image, [{"x": 10, "y": 20, "color": "#RRGGBB"}, ...]'
-_HINT_EXAMPLES = ["[]", '[{"x": 0, "y": 0, "color": "#3080ff"}]', '[{"x": 1.5, "y": 0, "color": "#FFFFFF"}]']
+_HINT_EXAMPLES = [[], [{"x": 0, "y": 0, "color": "#3080ff"}], [{"x": 1.5, "y": 0, "color": "#FFFFFF"}]]
+_HINT = {
+    "type": "object",
+    "properties": {
+        "x": {"type": "number", "minimum": 0, "description": "pixel column, inside the image"},
+        "y": {"type": "number", "minimum": 0, "description": "pixel row, inside the image"},
+        "color": {"type": "string", "pattern": "^#?[0-9a-fA-F]{6}$"},
+    },
+    "required": ["x", "y", "color"],
+}
+
+
+def _hints_field(max_hints: int):
+    """The `hints` form field: read as text, declared as what it must hold, a JSON list of hints (its part's
+    content type is application/json, see _parts)."""
+
+    def declare(schema: dict) -> None:
+        schema.clear()
+        schema |= {"type": "array", "items": _HINT, "maxItems": max_hints, "default": []}
+        schema |= {"description": _HINTS, "examples": _HINT_EXAMPLES}
+
+    return Form(json_schema_extra=declare)
+
+
+def _model_field(served: "_Served"):
+    """The `model` form field: one of the served models' names."""
+    return Form(json_schema_extra={"enum": list(served.models)})
+
+
 _IMAGE = {"schema": {"type": "string", "format": "binary"}}
-# what an image part may be; its Content-Type is never trusted, the content is sniffed (other bytes get 415)
-IMAGE_TYPES = "image/jpeg, image/png, image/webp, image/bmp, image/tiff, image/gif, application/octet-stream"
+# An image part: a file part of one byte or more (an empty one, or a reference sent as a text field, is
+# answered 422, so the schema says so). What no JSON Schema can say is whether the bytes decode: a file that
+# is not an image gets 415, one cut short 422, a reference without colour 422 (bench/fuzz_api.py).
+_UPLOAD = File(description="an image (JPEG, PNG, WebP, BMP, TIFF or GIF)", json_schema_extra={"minLength": 1})
+# The types an image part is declared as. Its Content-Type is never trusted: the content is sniffed, so a part
+# sent as application/octet-stream is read the same.
+IMAGE_TYPES = "image/jpeg, image/png, image/webp, image/bmp, image/tiff, image/gif"
 
 
 def _filled(*names: str) -> params.Depends:
@@ -134,9 +165,11 @@ def _filled(*names: str) -> params.Depends:
     return Depends(check)
 
 
-def _image_parts(*names: str) -> dict:
-    """openapi_extra saying which multipart parts are image files (the schema alone says only 'bytes')."""
-    encoding = {name: {"contentType": IMAGE_TYPES} for name in names}
+def _parts(*images: str, json: tuple[str, ...] = ()) -> dict:
+    """openapi_extra saying which multipart parts are image files and which hold JSON (the schema alone says
+    only 'bytes' and 'text')."""
+    encoding = {name: {"contentType": IMAGE_TYPES} for name in images}
+    encoding |= {name: {"contentType": "application/json"} for name in json}
     return {"requestBody": {"content": {"multipart/form-data": {"encoding": encoding}}}}
 
 
@@ -270,16 +303,16 @@ def _add_colorize_route(app: FastAPI, served: _Served) -> None:
         "/api/colorize",
         response_class=Response,
         responses={200: {"content": {"image/png": _IMAGE, "image/jpeg": _IMAGE}}} | _UPLOAD_ERRORS,
-        openapi_extra=_image_parts("image", "reference"),
+        openapi_extra=_parts("image", "reference", json=("hints",)),
         dependencies=[_filled("hints", "reference_strength", "saturation", "model", "format")],
     )
     async def colorize(
-        image: Annotated[UploadFile, File()],
-        hints: Annotated[str, Form(description=_HINTS, examples=_HINT_EXAMPLES)] = "[]",
-        reference: Annotated[UploadFile | None, File()] = None,
+        image: Annotated[UploadFile, _UPLOAD],
+        hints: Annotated[str, _hints_field(limits.max_hints)] = "[]",
+        reference: Annotated[UploadFile, _UPLOAD] = None,  # optional, never null: a file or no part at all
         reference_strength: Annotated[float, Form(ge=0, le=1)] = COLOUR.reference_strength,
         saturation: Annotated[float, Form(ge=0, le=4)] = COLOUR.saturation,
-        model: Annotated[str, Form()] = COLOUR.model,
+        model: Annotated[str, _model_field(served)] = COLOUR.model,
         format: Annotated[Literal["png", "jpeg"], Form()] = "png",
     ) -> Response:
         parsed = _parse_hints(hints, limits.max_hints)
@@ -303,14 +336,14 @@ def _add_palette_route(app: FastAPI, served: _Served) -> None:
     @app.post(
         "/api/palette",
         responses=_UPLOAD_ERRORS,
-        openapi_extra=_image_parts("image"),
+        openapi_extra=_parts("image"),
         dependencies=[_filled("x", "y", "model", "k")],
     )
     async def palette(
-        image: Annotated[UploadFile, File()],
+        image: Annotated[UploadFile, _UPLOAD],
         x: Annotated[float, Form(ge=0, description="pixel column, inside the image", examples=[0, 10.5])],
         y: Annotated[float, Form(ge=0, description="pixel row, inside the image", examples=[0, 7])],
-        model: Annotated[str, Form()] = COLOUR.model,
+        model: Annotated[str, _model_field(served)] = COLOUR.model,
         k: Annotated[int, Form(ge=1, le=12)] = 6,
     ) -> Palette:
         c = served.colorizer(model)
