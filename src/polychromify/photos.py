@@ -1,4 +1,5 @@
-"""`polychromify colorize`: inputs (files, folders, globs) -> colour photos under OUT, mirroring the tree."""
+"""`polychromify colorize`: inputs (files, folders, zips, globs) -> colour photos under OUT, mirroring the
+tree."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import glob
 import json
 import os
 import sys
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +36,38 @@ SAVE_FORMATS = {
 }
 
 
+MAX_MEMBER_BYTES = 512 * 1024 * 1024  # a photo inside a zip is read into memory: larger ones are refused
+
+
 @dataclass(frozen=True)
 class Job:
     src: Path
     dst: Path
+    member: str | None = None  # a photo inside the zip archive `src`
+
+    @property
+    def name(self) -> str:
+        return f"{self.src}/{self.member}" if self.member else str(self.src)
+
+
+def zip_photos(path: Path) -> list[str]:
+    """The photos inside a zip archive, by their names there: files with a photo's extension, not hidden,
+    not macOS's resource forks, and never a name that would leave the output folder (absolute or '..')."""
+    with zipfile.ZipFile(path) as zf:
+        names = [i.filename for i in zf.infolist() if not i.is_dir()]
+    return sorted(
+        n
+        for n in names
+        if Path(n).suffix.lower() in EXTENSIONS
+        and not n.startswith("/")
+        and not any(part in ("..", "__MACOSX") or part.startswith(".") for part in Path(n).parts)
+    )
 
 
 def plan(inputs: Sequence[str], out: Path, fmt: str | None = None) -> list[Job]:
     """Each input -> its output path under `out`: a file keeps its name, a folder's files keep their path
-    relative to the folder, a glob's matches keep their path relative to the glob's fixed prefix."""
+    relative to the folder, a zip's photos their path inside it under a folder named as the zip, a glob's
+    matches keep their path relative to the glob's fixed prefix."""
     out_r = out.resolve()
     jobs: list[Job] = []
     for item in inputs:
@@ -61,6 +86,8 @@ def plan(inputs: Sequence[str], out: Path, fmt: str | None = None) -> list[Job]:
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             jobs += [Job(p, out / p.relative_to(path)) for p in files]
+        elif path.suffix.lower() == ".zip" and path.is_file() and zipfile.is_zipfile(path):
+            jobs += [Job(path, out / path.stem / n, n) for n in zip_photos(path)]
         elif path.exists() or not glob.has_magic(item):
             jobs.append(Job(path, out / path.name))  # a missing file is reported when it is processed
         else:
@@ -71,9 +98,11 @@ def plan(inputs: Sequence[str], out: Path, fmt: str | None = None) -> list[Job]:
                 raise PolychromifyError(f"no files match {item!r}")
             jobs += [Job(p, out / p.relative_to(base)) for p in matches]
     if fmt:
-        return [Job(j.src, j.dst.with_suffix("." + fmt)) for j in jobs]
+        return [Job(j.src, j.dst.with_suffix("." + fmt), j.member) for j in jobs]
     return [
-        j if j.dst.suffix.lower() in SAVE_FORMATS else Job(j.src, j.dst.with_name(j.dst.name + ".png"))
+        j
+        if j.dst.suffix.lower() in SAVE_FORMATS
+        else Job(j.src, j.dst.with_name(j.dst.name + ".png"), j.member)
         for j in jobs
     ]
 
@@ -123,7 +152,7 @@ def colorize_files(
     pending: list[tuple[Job, np.ndarray, list[Hint]]] = []
 
     def fail(job: Job, why: str) -> None:
-        report(f"{job.src}: {why}")
+        report(f"{job.name}: {why}")
         counts["failed"] += 1
 
     def flush() -> None:
@@ -164,23 +193,33 @@ def colorize_files(
             counts["skipped"] += 1
             continue
         try:
-            rgb = _read(job.src)
+            rgb = _read(job)
         except PolychromifyError as exc:
             fail(job, str(exc))
             continue
         if pending and (rgb.shape != pending[0][1].shape or len(pending) >= batch_size):
             flush()
-        pending.append((job, rgb, hints.get(job.src.name, []) if isinstance(hints, dict) else list(hints)))
+        name = Path(job.member or job.src).name
+        pending.append((job, rgb, hints.get(name, []) if isinstance(hints, dict) else list(hints)))
     if pending:
         flush()
     return counts["done"], counts["skipped"], counts["failed"]
 
 
-def _read(path: Path) -> np.ndarray:
+def _read(job: Job) -> np.ndarray:
+    """The job's photo: (H,W) for a grey one, else (H,W,3)."""
     try:
-        return np.asarray(open_image(path, keep_grey=True))  # (H,W) for grey photos, else (H,W,3)
+        if job.member is None:
+            return np.asarray(open_image(job.src, keep_grey=True))
+        with zipfile.ZipFile(job.src) as zf:
+            if zf.getinfo(job.member).file_size > MAX_MEMBER_BYTES:
+                raise PolychromifyError(f"larger than {MAX_MEMBER_BYTES >> 20} MB")
+            data = zf.read(job.member)
+        return np.asarray(open_image(data, keep_grey=True))
     except ImageError as exc:
         raise PolychromifyError(str(exc)) from None
+    except (OSError, zipfile.BadZipFile, KeyError) as exc:  # the archive changed or broke since it was listed
+        raise PolychromifyError(f"cannot read it from the archive: {exc}") from None
 
 
 def _clear_stale_temps(jobs: Sequence[Job]) -> None:
