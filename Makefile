@@ -26,7 +26,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.dev
 	# the browser test drives Debian's Chromium (never a downloaded browser)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts experiments
 	$(BIN)/pytest
 
 clean:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The model card's same-budget comparison: each candidate trained for the same wall-clock minutes on one
 # core, on the data of scripts/train_default.sh, then scored on the same held-out photos, grey first.
-#   bash scripts/compare_default.sh [WORK] [MINUTES]      (after scripts/train_default.sh; WORK as there)
+#   bash experiments/compare_default.sh [WORK] [MINUTES]      (after scripts/train_default.sh; WORK as there)
 # Two candidates train at a time (one core each), so the 6 candidates take about 3 x MINUTES; scored in one
 # pass (--no-mirror), as the model card's table.
 set -euo pipefail

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The distilled old-prints candidate (README "Old photographs", measured, not shipped): the shipped `clean`,
-# fine-tuned one epoch on its own training samples, half of them with an old print's damage on the input
-# (`--degrade 0.5`), learning only `clean`'s own colours of the *clean* input (`--teacher`,
-# `--distill 1`): a damaged print is pulled towards the colours its clean photo gets. 23 minutes on the
-# 2-core EPYC with native bf16 (fp32, with another job beside it), resumable.
-#   bash scripts/distill_old_prints.sh [CORPUS] [WORK]   (WORK as scripts/train_default.sh's: its data is reused)
+# The distilled old-prints candidate (docs/old-prints.md, "A teacher, a grey prior, a gate"; measured, not
+# shipped): the shipped `clean`, fine-tuned one epoch on its own training samples, half of them with an old
+# print's damage on the input (`--degrade 0.5`), learning only `clean`'s own colours of the *clean* input
+# (`--teacher`, `--distill 1`): a damaged print is pulled towards the colours its clean photo gets. 23 minutes
+# on the 2-core EPYC with native bf16 (fp32, with another job beside it), resumable.
+#   bash experiments/distill_old_prints.sh [CORPUS] [WORK]
+#   (WORK as scripts/train_default.sh's: its data is reused)
 #   then: polychromify evaluate clean WORK/runs/distilled --images WORK/heldout --degrade medium
 # FREEZE=0 also trains the encoder's first four layers (frozen by default: ImageNet's edge and texture
 # filters, which see the grain first), into WORK/runs/distilled-freeze0.

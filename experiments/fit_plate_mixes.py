@@ -2,7 +2,7 @@
 the colour photo's red, green and blue linear light, summing to 1) that best explains its grey's linear
 light (least squares, scipy's nnls), then the spread over the plates, and how far each grey's CIELAB L is
 from the luminance's (what the networks were trained on) and from a blue-sensitive plate's (0, .5, .5).
-    python scripts/fit_plate_mixes.py PLATES [--json OUT]     (PLATES holds grey/ and colour/)
+    python experiments/fit_plate_mixes.py PLATES [--json OUT]     (PLATES holds grey/ and colour/)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """docs/old-prints.md, "Choosing the network per photo does not pay either": can a small gate on the
 input's lightness say, per photo, how much of `old-prints` to blend with `clean`?
 
-    python scripts/gate_experiment.py CORPUS [EPOCHS]     # 9 min, 2-core EPYC with native bf16; JSON lines
+    python experiments/gate_experiment.py CORPUS [EPOCHS]   # 9 min, 2-core EPYC, native bf16; JSON lines
 
 For every corpus photo not held out (assets/default/heldout.txt), greyed at 640 px: the photo clean and
 twice damaged at a random severity (`data.degrade`), on the networks' grid (longer side 256). For each,

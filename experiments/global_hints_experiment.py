@@ -1,5 +1,5 @@
-"""The experiment behind README "Colours from a reference photo": a *trained* global-hint input (as
-SIGGRAPH17 trains one) against the decoding-time prior swap of `polychromify.reference`.
+"""The experiment behind docs/hints-and-references.md, "Colours from a reference photo": a *trained*
+global-hint input (as SIGGRAPH17 trains one) against the decoding-time prior swap of `polychromify.reference`.
 
 A small branch takes a sample's own ab histogram over the default's 262 bins (+ its mean chroma) and adds
 what it computes to the shipped `clean` decoder (the default when this ran) at strides 16, 8 and 4 and to
@@ -8,8 +8,8 @@ changes. Trained one epoch on a prepared dataset (hints sampled as in training, 
 then scored on colour photos with each photo's own colours as its reference, and with another photo's (how
 far a foreign palette is taken):
 
-    python scripts/global_hints_experiment.py train DATA BRANCH.pt [STEPS]   # an epoch: ~50 min, 2 AVX2 cores
-    python scripts/global_hints_experiment.py eval BRANCH.pt PHOTOS      # one line per variant
+    python experiments/global_hints_experiment.py train DATA BRANCH.pt [STEPS]  # ~50 min/epoch, 2 AVX2 cores
+    python experiments/global_hints_experiment.py eval BRANCH.pt PHOTOS     # one line per variant
 """
 
 import math

@@ -2,7 +2,7 @@
 # How the default's recipe scales with photos: scripts/train_default.sh, unchanged, on a seeded random half
 # and quarter of the corpus's training photos (the validation photos unchanged), both runs at once on one
 # core each (about 55 minutes on the 2-core CPU), each scored on the same held-out photos.
-#   [SEED=0] bash scripts/learning_curve.sh [CORPUS] [WORK]
+#   [SEED=0] bash experiments/learning_curve.sh [CORPUS] [WORK]
 # SEED draws the photos kept (another SEED, another WORK: how much the draw alone moves the scores).
 # WORK/w50 and WORK/w25 are train_default.sh's work folders; their heldout-metrics.jsonl hold the scores.
 set -euo pipefail

@@ -168,6 +168,17 @@ def test_hint_partner_starts_as_its_automatic_model(tiny_dataset, tmp_path):
         checkpoint.load_into(create_model("unet"), auto)
 
 
+def test_init_from_a_shipped_network_by_name():
+    """`train --init clean`: a shipped network's weights, by its name, start your own training."""
+    model = create_model("mnv2-unet", hints=True)
+    assert checkpoint.load_into(model, "clean") == []
+    shipped = checkpoint.resolve_model("clean")
+    name, weight = next(iter(shipped.state_dict().items()))
+    assert torch.equal(model.state_dict()[name], weight.float())
+    with pytest.raises(PolychromifyError, match="has no"):
+        checkpoint.load_into(model, "default")  # two networks and a cleaner: no one set of weights
+
+
 def _randomise_batch_norm(model: torch.nn.Module) -> None:
     gen = torch.Generator().manual_seed(0)
     for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):

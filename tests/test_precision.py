@@ -45,7 +45,9 @@ def test_auto_is_bf16_on_a_native_cpu_except_for_families_that_lose_in_it(cpu_wi
     native = precision.Choice("bf16", "this CPU has native bf16")
     assert precision.choose("auto", CPU, create_model("cnn")) == native
     assert precision.choose("auto", CPU, inference.resolve_model("default")).precision == "bf16"
-    slow = precision.choose("auto", CPU, create_model("v0"))  # fully connected: slower in bf16 (README)
+    slow = precision.choose(
+        "auto", CPU, create_model("v0")
+    )  # fully connected: slower in bf16 (docs/performance.md)
     assert slow.precision == "fp32" and "v0 runs slower in bf16" in slow.reason
 
 

@@ -31,7 +31,7 @@ def region_means(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def colorizers():
     # fp32: the thresholds below are about the spreading's geometry on a synthetic picture, where bf16's
     # rounding moves the network's own colour of the flat region (and so the distance to the hint); on
-    # real photos bf16 and fp32 gain the same from hints (README "Precision", `evaluate --hints`)
+    # real photos bf16 and fp32 gain the same from hints (docs/performance.md "Precision", `evaluate --hints`)
     return Colorizer("default", precision="fp32"), Colorizer("default", precision="fp32", spread=False)
 
 

@@ -100,8 +100,12 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
 def load_into(model: ColorModel, run_dir: str | Path) -> list[str]:
     """Start `model` from a run folder's weights (fine-tuning, e.g. a hint partner from its automatic model).
     Every saved tensor must fit; the model's own new modules may be missing from the file and keep their
-    initialisation. Returns those missing keys."""
-    state = _read_weights(Path(run_dir) / WEIGHTS)
+    initialisation. Returns those missing keys. `run_dir` may also name a shipped network ('clean',
+    'old-prints'), to train it further on your own photos."""
+    folder = Path(run_dir)
+    if not folder.is_dir() and str(run_dir) in shipped_models():
+        folder = ASSETS / str(run_dir)
+    state = _read_weights(folder / WEIGHTS)
     own = model.state_dict()
     unknown = [k for k in state if k not in own or own[k].shape != state[k].shape]
     if unknown:

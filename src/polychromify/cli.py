@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from polychromify import config as c
@@ -118,6 +118,19 @@ class Command:
     run: Callable[[Any], int]  # config -> exit code
     help: str
     description: str | None = None
+    _: KW_ONLY
+    guide: str  # the page (in the source tree) that explains it, named at the end of its --help
+
+
+GUIDE = "README.md"  # the top level's guide: where to start
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help, with the line breaks of a description or an epilog kept (each line wrapped alone)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        fill = super()._fill_text
+        return "\n".join(fill(line, width, indent) for line in text.splitlines())
 
 
 COMMANDS = [
@@ -128,6 +141,7 @@ COMMANDS = [
         "photos (folder or zip) -> Lab training data",
         "Turn a folder or zip of colour photos into the study's training data: square Lab samples, split "
         "64/16/20 per photo.",
+        guide="docs/training.md",
     ),
     Command(
         "colorize",
@@ -136,6 +150,7 @@ COMMANDS = [
         "colorize photos (files, folders, globs) at full resolution",
         "Colorize black-and-white photos. Colour inputs are converted to grey first. Results keep each "
         "input's relative path and name under OUT.",
+        guide="docs/photos.md",
     ),
     Command(
         "evaluate",
@@ -145,6 +160,7 @@ COMMANDS = [
         "With --images: grey each photo, colorize it at full resolution and compare with the original. "
         "With --data: predict a split of a prepared dataset. RUN is a run folder, 'default' (the shipped "
         "model) or 'grey'; the grey baseline is always reported first.",
+        guide="docs/evaluation.md",
     ),
     Command(
         "compare",
@@ -153,10 +169,21 @@ COMMANDS = [
         "results table, picture grid, curves and ab histograms of several runs",
         "Evaluate runs on a dataset split and write results.md/.csv, grid.png, curves.png and "
         "ab_histograms.png into REPORT (the grey baseline is always included).",
+        guide="docs/evaluation.md",
     ),
-    Command("sweep", c.SweepJob, sweep, "re-run the seed's hyper-parameter table (rows v1..v5)"),
     Command(
-        "study", c.StudyJob, study, "the whole study in one resumable command: prepare, train, compare, sweep"
+        "sweep",
+        c.SweepJob,
+        sweep,
+        "re-run the seed's hyper-parameter table (rows v1..v5)",
+        guide="docs/evaluation.md",
+    ),
+    Command(
+        "study",
+        c.StudyJob,
+        study,
+        "the whole study in one resumable command: prepare, train, compare, sweep",
+        guide="docs/evaluation.md",
     ),
     Command(
         "video",
@@ -164,8 +191,11 @@ COMMANDS = [
         video,
         "colorize a film, without flicker, keeping frame rate and sound",
         "Colorize a video with PyAV (FFmpeg's libraries). Colour sources are greyed first.",
+        guide="docs/films.md",
     ),
-    Command("serve", c.ServeJob, serve, "web page and JSON API on http://127.0.0.1:8000"),
+    Command(
+        "serve", c.ServeJob, serve, "web page and JSON API on http://127.0.0.1:8000", guide="docs/web.md"
+    ),
     Command(
         "export",
         c.ExportJob,
@@ -174,8 +204,15 @@ COMMANDS = [
         "Export 'default', a shipped model or a run folder to ONNX for onnxruntime: inputs L (N,1,H,W) in "
         "[0,100] and, for hint models, hints (N,3,H,W) = a, b in CIELAB units and a mask; output ab "
         "(N,2,H,W); N, H, W dynamic, H and W multiples of 16.",
+        guide="docs/photos.md",
     ),
-    Command("models", c.ModelsJob, models, "list the registered models with their parameter counts"),
+    Command(
+        "models",
+        c.ModelsJob,
+        models,
+        "list the registered models with their parameter counts",
+        guide="docs/training.md",
+    ),
     Command(
         "train",
         c.TrainJob,
@@ -183,12 +220,14 @@ COMMANDS = [
         "train a model on a prepared dataset into a run folder",
         "Train a model on a `prepare` output. Under torchrun it runs DistributedDataParallel: torchrun "
         "--nproc_per_node=N -m polychromify train ...",
+        guide="docs/training.md",
     ),
     Command(
         "import-weights",
         c.ImportWeightsJob,
         import_weights,
         "convert Zhang et al.'s released .pth weights into a run folder",
+        guide="docs/training.md",
     ),
 ]
 
@@ -197,13 +236,23 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The whole command line; given `argv`, only the command it names gets its options (the others' would
     cost start-up time, and the top level's --help lists commands, not their options)."""
     parser = argparse.ArgumentParser(
-        prog="polychromify", description="Colorize black-and-white landscape photos and films."
+        prog="polychromify",
+        description="Colorize black-and-white landscape photos and films.",
+        epilog=f"Guide: {GUIDE} (in the source tree)\n"
+        "Each command names its own guide: polychromify COMMAND --help",
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"polychromify {__version__}")
     sub = parser.add_subparsers(dest="_command", required=True, metavar="COMMAND")
     named = {a for a in argv if not a.startswith("-")} if argv is not None else {cmd.name for cmd in COMMANDS}
     for command in COMMANDS:
-        p = sub.add_parser(command.name, help=command.help, description=command.description)
+        p = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description,
+            epilog=f"Guide: {command.guide} (in the source tree)",
+            formatter_class=_Formatter,
+        )
         if command.name in named:
             add_options(p, command.job())
         p.set_defaults(_command=command)

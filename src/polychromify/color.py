@@ -326,7 +326,7 @@ def _grey_tables(mix: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarra
 # from the films' descriptions (rough, not measured spectra): blue-sensitive plates (reds black, skies
 # white), orthochromatic, panchromatic (the luminance), panchromatic behind a yellow and behind a red
 # filter (dark skies). The plates' own green exposures are fitted against their colours by
-# `scripts/fit_plate_mixes.py`.
+# `experiments/fit_plate_mixes.py`.
 FILM_MIXES = np.array(
     [[0.0, 0.5, 0.5], [0.05, 0.6, 0.35], list(LUMINANCE), [0.35, 0.62, 0.03], [0.6, 0.4, 0.0]]
 )

@@ -318,7 +318,10 @@ class TrainConfig:
     )
     steps_per_epoch: int | None = opt(None, "cap on steps per epoch (default: one pass)")
     init: str | None = opt(
-        None, "start from this run's weights (e.g. a hint partner from its model)", metavar="RUN"
+        None,
+        "start from this run's weights, or a shipped network's ('clean', 'old-prints'): fine-tuning on your "
+        "own photos, a hint partner from its model",
+        metavar="RUN",
     )
     teacher: str | None = opt(
         None,
@@ -444,7 +447,7 @@ class ColourOptions:
 @dataclass
 class ColorizeJob:
     inputs: list[str] = opt(
-        help="image files, folders (recursive) or glob patterns", factory=list, positional=True, nargs="+"
+        help="image files, folders (recursive), zip archives or glob patterns", factory=list, positional=True, nargs="+"
     )
     out: Path = opt(Path(), "output folder", flags=("-o", "--out"), required=True)
     colour: ColourOptions = nested(ColourOptions)
@@ -615,7 +618,7 @@ class StudyJob:
     )
     quick: bool = opt(False, "the same as --budget quick")
     encoder_weights: Path | None = opt(
-        None, "torchvision's ImageNet mobilenet_v2 .pth: adds the pretrained-encoder rows (see README)"
+        None, "torchvision's ImageNet mobilenet_v2 .pth: adds the pretrained-encoder rows (docs/evaluation.md)"
     )
     epochs: int | None = opt(None)
     max_minutes: float | None = opt(None)

@@ -99,7 +99,8 @@ class Colorizer:
         or is an exported .onnx file). spread: each hint colours the region it falls in (`spread_hints`);
         False leaves hints to the network alone, which answers near the hint. mirror: the network also
         colours the mirror image (in the same batch) and the two results are averaged: better colours
-        (README, "Mirror averaging") for twice the network's time; `polychromify video` turns it off."""
+        (docs/photos.md, "Mirror averaging") for twice the network's time; `polychromify video` turns it
+        off."""
         check_precision(precision)
         # As the command line does: freed buffers stay in the process for the next photo instead of being
         # unmapped and page-faulted in again (a 12-MP photo 2x faster; the process keeps its peak memory).

@@ -105,7 +105,7 @@ class Choice:
 
 
 # What `--precision bf16` costs where bf16 is emulated: bench/train.py on a 2-core AMD EPYC with AVX2 only
-# (docs/bench/avx2-summary.json, README "Benchmarks"): 8-15x slower than fp32 for every model.
+# (docs/bench/avx2-summary.json, docs/performance.md "Benchmarks"): 8-15x slower than fp32 for every model.
 EMULATED_SLOWDOWN = "8-15x"
 
 

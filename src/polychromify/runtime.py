@@ -12,8 +12,8 @@ and the benchmarks call it at start.
 pools: the cores this process may use (its CPU affinity and its cgroup's CPU quota, not the machine's
 count), divided among the processes that run at once (`serve --workers N`), or `--threads N`. Threads that
 finish their share of a layer sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE): spinning threads of two
-processes, or of torch beside FFmpeg's codec threads, took the cores from each other (README
-"Benchmarks", `bench/contention.py`). `polychromify` calls it at start, `import polychromify` too.
+processes, or of torch beside FFmpeg's codec threads, took the cores from each other (docs/performance.md,
+"A busy machine", `bench/contention.py`). `polychromify` calls it at start, `import polychromify` too.
 """
 
 from __future__ import annotations

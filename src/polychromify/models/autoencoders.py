@@ -96,7 +96,7 @@ class VanillaAutoencoder(ColorModel):
     128x128 pixels would need tens of millions of weights) and its ab output is upsampled back."""
 
     # Small matmuls at batch 8: bf16 trains 0.7x and infers 0.5x as fast as fp32 even with native bf16
-    # (bench/train.py, README "Precision"), so auto keeps this family in fp32.
+    # (bench/train.py, docs/performance.md "Precision"), so auto keeps this family in fp32.
     bf16_pays = False
 
     def __init__(self, grid: int = 32, hidden: tuple[int, ...] = (512, 128, 512)) -> None:

@@ -35,7 +35,7 @@ class ColorModel(nn.Module):
     kind: str = "regression"
     takes_hints: bool = False
     # Whether the family runs faster in bf16 than in fp32 where bf16 is native, as measured for every family
-    # by bench/train.py (README "Precision"): what `--precision auto` goes by (precision.choose).
+    # by bench/train.py (docs/performance.md "Precision"): what `--precision auto` goes by (precision.choose).
     bf16_pays: bool = True
     arch: dict[str, Any]
 
