@@ -447,7 +447,10 @@ class ColourOptions:
 @dataclass
 class ColorizeJob:
     inputs: list[str] = opt(
-        help="image files, folders (recursive), zip archives or glob patterns", factory=list, positional=True, nargs="+"
+        help="image files, folders (recursive), zip archives or glob patterns",
+        factory=list,
+        positional=True,
+        nargs="+",
     )
     out: Path = opt(Path(), "output folder", flags=("-o", "--out"), required=True)
     colour: ColourOptions = nested(ColourOptions)
@@ -618,7 +621,8 @@ class StudyJob:
     )
     quick: bool = opt(False, "the same as --budget quick")
     encoder_weights: Path | None = opt(
-        None, "torchvision's ImageNet mobilenet_v2 .pth: adds the pretrained-encoder rows (docs/evaluation.md)"
+        None,
+        "torchvision's ImageNet mobilenet_v2 .pth: adds the pretrained-encoder rows (docs/evaluation.md)",
     )
     epochs: int | None = opt(None)
     max_minutes: float | None = opt(None)
