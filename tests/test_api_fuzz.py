@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from polychromify.web.app import ErrorBody, Limits, create_app
+from polychromify.web.app import ErrorBody, Limits, bundled_samples, create_app
 from tests.conftest import REPO, make_photo
 from tests.corpus import bomb_png, jpeg_bytes
 from tests.test_web import SHEEP, png
@@ -95,6 +95,7 @@ CASES = [
     ("POST", "/api/colorize", {"files": {"image": ("s", SMALL)}, "data": {"saturation": ""}}, 422),
     ("POST", "/api/palette", {"files": {"image": ("s", SMALL)}, "data": {"x": "1", "y": "1", "k": ""}}, 422),
     ("GET", "/nowhere", {}, 404),
+    ("GET", "/samples/nowhere.jpg", {}, 404),  # a sample's name is one of the bundled ones (in the schema)
     ("DELETE", "/health", {}, 405),
 ]
 
@@ -129,6 +130,8 @@ def test_the_schema_declares_what_each_success_is():
         "/api/models": {"get": {"application/json"}},
         "/api/colorize": {"post": {"image/png", "image/jpeg"}},
         "/api/palette": {"post": {"application/json"}},
+        "/api/samples": {"get": {"application/json"}},
+        "/samples/{name}": {"get": {"image/jpeg"}},
     }
     busy = spec["paths"]["/api/colorize"]["post"]["responses"]["503"]
     assert "Retry-After" in busy["headers"]
@@ -153,6 +156,11 @@ def test_the_schema_declares_what_it_refuses():
     assert set(hints["items"]["required"]) == {"x", "y", "color"}
     form = spec["paths"]["/api/colorize"]["post"]["requestBody"]["content"]["multipart/form-data"]
     assert form["encoding"]["hints"]["contentType"] == "application/json"
+    sample = spec["paths"]["/samples/{name}"]["get"]  # a sample's name: one of the bundled ones, else 404
+    assert (
+        sample["parameters"][0]["schema"]["enum"] == list(bundled_samples()) and len(bundled_samples()) == 4
+    )
+    assert sample["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
 
 
 @st.composite

@@ -7,8 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from polychromify.checkpoint import ASSETS
 from polychromify.color import rgb_to_lab
 from polychromify.config import ColourOptions
+from polychromify.web import app as web
 from polychromify.web.app import Limits, create_app
 from tests.conftest import SAMPLES, make_photo
 from tests.corpus import bad_files
@@ -128,3 +130,27 @@ def test_bf16_server_gives_the_same_picture_within_a_few_levels(client):
     assert a.shape == b.shape and np.abs(a.astype(int) - b).mean() < 2
     with pytest.raises(PolychromifyError, match="precision"):
         create_app(precision="fp8")
+
+
+def test_the_bundled_samples_are_listed_and_served(client):
+    """The page's first screen offers them (GET /api/samples); each is served as the JPEG it is, from the
+    package's own folder (the repository's samples/ is a link to it), so that a pip-installed `serve` has
+    them too."""
+    assert web.SAMPLES.parent == ASSETS and web.SAMPLES.resolve() == SAMPLES.resolve()
+    samples = client.get("/api/samples").json()["samples"]
+    assert [s["name"] for s in samples] == sorted(p.name for p in (SAMPLES / "bw").glob("*.jpg"))
+    assert len(samples) == 4 and any(s["title"] == "field with sheep, sky" for s in samples)
+    for s in samples:
+        r = client.get(s["url"])
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        assert r.content == (SAMPLES / "bw" / s["name"]).read_bytes()
+        assert Image.open(io.BytesIO(r.content)).format == "JPEG"
+
+
+@pytest.mark.parametrize(
+    "path", ["/samples/nope.jpg", "/samples/..%2FATTRIBUTION.tsv", "/samples/%2e%2e", "/samples/../x"]
+)
+def test_an_unknown_or_path_like_sample_name_is_one_json_404(client, path):
+    r = client.get(path)
+    assert r.status_code == 404 and r.headers["content-type"] == "application/json"
+    assert set(r.json()) == {"error"}

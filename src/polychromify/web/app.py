@@ -4,13 +4,17 @@ POST /api/colorize  multipart: image, hints (JSON [{x,y,color}]), reference (a c
                     to take), reference_strength (0-1), saturation, model, format -> PNG/JPEG
 POST /api/palette   multipart: image, x, y, model -> the colours the model finds likely at that point
 GET  /api/models    the models this server offers
+GET  /api/samples   the bundled black-and-white sample photos (assets/samples/bw), for the page's first screen
+GET  /samples/NAME  one of them, a JPEG (a name not in that list: 404)
 GET  /health        liveness (and which worker process answered)
-Nothing from the client is ever used as a path. Every error is one JSON {"error": ...}: 400 a body that is
-not a form, 408 a body that did not arrive in time, 413 too large, 415 not an image, 422 an invalid field,
-503 busy (with Retry-After); each is declared in the OpenAPI schema, which tests/test_api_fuzz.py checks.
+Nothing from the client is ever used as a path (a sample's name is only looked up among the bundled ones).
+Every error is one JSON {"error": ...}: 400 a body that is not a form, 404 no such page or sample, 408 a
+body that did not arrive in time, 413 too large, 415 not an image, 422 an invalid field, 503 busy (with
+Retry-After); each is declared in the OpenAPI schema, which tests/test_api_fuzz.py checks.
 The body limits (408, 413) and the worker's name on every answer are web/middleware.py's.
 """
 
+import csv
 import io
 import json
 import os
@@ -24,13 +28,14 @@ import numpy as np
 import torch
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile, params
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from polychromify.checkpoint import ASSETS
 from polychromify.color import grey_lightness, lab_to_rgb, normalize_l, to_grey
 from polychromify.config import ColourOptions, ServeJob
 from polychromify.data.images import ImageError, open_image
@@ -42,6 +47,7 @@ from polychromify.runtime import keep_freed_memory, set_thread_budget
 from polychromify.web.middleware import BodyGuard, WorkerHeader
 
 STATIC = Path(__file__).parent / "static"
+SAMPLES = ASSETS / "samples"  # bw/*.jpg, their colour originals (color/), ATTRIBUTION.tsv; in the wheel
 SETTINGS_ENV = "POLYCHROMIFY_SERVE"  # create_app's arguments as JSON, for app_from_env in each uvicorn worker
 COLOUR = ColourOptions()  # the form's defaults are the command line's
 MB = 1024 * 1024
@@ -88,6 +94,16 @@ class ModelList(BaseModel):
 
 class Palette(BaseModel):
     colors: list[str]
+
+
+class Sample(BaseModel):
+    name: str
+    title: str  # what the photo shows, from ATTRIBUTION.tsv's `content`
+    url: str  # where this server serves it: /samples/{name}
+
+
+class SampleList(BaseModel):
+    samples: list[Sample]
 
 
 _WHY = {
@@ -247,6 +263,7 @@ def create_app(
     _add_info_routes(app, served)
     _add_colorize_route(app, served)
     _add_palette_route(app, served)
+    _add_sample_routes(app)
     _add_page(app)
     return app
 
@@ -354,6 +371,43 @@ def _add_palette_route(app: FastAPI, served: _Served) -> None:
         if not (x < w and y < h):
             raise ApiError(422, f"point ({x:g},{y:g}) is outside the {w}x{h} image")
         return Palette(colors=await served.gate.admitted(_palette, c, rgb, x, y, k))
+
+
+def bundled_samples() -> dict[str, tuple[Path, str]]:
+    """{file name: (path, title)} of the black-and-white sample photos (assets/samples/bw), in name order; a
+    title is what ATTRIBUTION.tsv says the photo shows ("field with sheep, sky"), else the file's stem."""
+    tsv = SAMPLES / "ATTRIBUTION.tsv"
+    rows = csv.DictReader(tsv.read_text().splitlines(), delimiter="\t") if tsv.is_file() else []
+    titles = {row["file"]: row["content"] for row in rows if row.get("content")}
+    return {p.name: (p, titles.get(p.name, p.stem)) for p in sorted((SAMPLES / "bw").glob("*.jpg"))}
+
+
+def _add_sample_routes(app: FastAPI) -> None:
+    """The bundled samples, which the page offers to try before anything is uploaded. The list is read once;
+    a requested name is only looked up in it, never joined to a path."""
+    samples = bundled_samples()
+    listing = SampleList(
+        samples=[Sample(name=n, title=title, url=f"/samples/{n}") for n, (_, title) in samples.items()]
+    )
+    name_field = params.Path(json_schema_extra={"enum": list(samples)} if samples else None)  # just these
+
+    @app.get("/api/samples")
+    def list_samples() -> SampleList:
+        return listing
+
+    @app.get(
+        "/samples/{name}",
+        response_class=Response,
+        responses={
+            200: {"content": {"image/jpeg": _IMAGE}, "description": "the photo"},
+            404: {"model": ErrorBody, "description": "no bundled sample of that name"},
+        },
+    )
+    def sample(name: Annotated[str, name_field]) -> Response:
+        if name not in samples:
+            raise ApiError(404, f"no sample named {name!r}; see /api/samples")
+        path = samples[name][0]
+        return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
 
 def _add_page(app: FastAPI) -> None:

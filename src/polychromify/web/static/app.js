@@ -1,6 +1,6 @@
 // Polychromify page: upload, before/after slider, colour hints (click, drag, right-click to delete),
 // palette of likely colours, a reference photo to take colours from, saturation, model choice,
-// full-resolution download. Plain JS, no CDN.
+// full-resolution download, the bundled sample photos to try with one click. Plain JS, no CDN.
 const $ = (id) => document.getElementById(id);
 const state = { file: null, reference: null, width: 0, height: 0, hints: [], resultUrl: null, pending: null, seq: 0 };
 
@@ -23,6 +23,37 @@ function pickFile(file) {
   $("viewer").hidden = false;
   renderHints();
   colorize();
+}
+
+// The bundled samples (GET api/samples), a thumbnail button each; a click loads the photo as if uploaded.
+async function loadSamples() {
+  const res = await fetch("api/samples");
+  if (!res.ok) return;
+  const { samples } = await res.json();
+  for (const s of samples) {
+    const url = `samples/${encodeURIComponent(s.name)}`; // relative, like the page's other requests
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "sample"; b.title = s.title;
+    const img = document.createElement("img");
+    img.src = url; img.alt = `Sample photo: ${s.title}`; // the button's name, for screen readers
+    b.appendChild(img);
+    b.onclick = () => pickSample(url, s.name);
+    $("sampleList").appendChild(b);
+  }
+  $("samples").hidden = samples.length === 0;
+}
+
+async function pickSample(url, name) {
+  setStatus("Loading the sample…", "busy");
+  try {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`error ${res.status}`);
+    const blob = await res.blob();
+    $("file").value = ""; // so that choosing a file next always counts as a change
+    pickFile(new File([blob], name, { type: blob.type })); // from here on, just like an upload
+  } catch (err) {
+    setStatus(`Could not load the sample: ${err}`, "error");
+  }
 }
 
 function scheduleColorize() { clearTimeout(state.pending); state.pending = setTimeout(colorize, 250); }
@@ -138,3 +169,4 @@ drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (ev) => { ev.preventDefault(); drop.classList.remove("over"); pickFile(ev.dataTransfer.files[0]); });
 loadModels();
+loadSamples();
