@@ -193,7 +193,7 @@ def colorize_files(
             counts["skipped"] += 1
             continue
         try:
-            rgb = _read(job)
+            rgb = _read_job(job)
         except PolychromifyError as exc:
             fail(job, str(exc))
             continue
@@ -206,20 +206,26 @@ def colorize_files(
     return counts["done"], counts["skipped"], counts["failed"]
 
 
-def _read(job: Job) -> np.ndarray:
-    """The job's photo: (H,W) for a grey one, else (H,W,3)."""
+def _read(src: Path | bytes) -> np.ndarray:
+    """A photo from a file or its bytes: (H,W) for a grey one, else (H,W,3)."""
     try:
-        if job.member is None:
-            return np.asarray(open_image(job.src, keep_grey=True))
+        return np.asarray(open_image(src, keep_grey=True))
+    except ImageError as exc:
+        raise PolychromifyError(str(exc)) from None
+
+
+def _read_job(job: Job) -> np.ndarray:
+    """The job's photo, from its file or from inside its zip archive."""
+    if job.member is None:
+        return _read(job.src)
+    try:
         with zipfile.ZipFile(job.src) as zf:
             if zf.getinfo(job.member).file_size > MAX_MEMBER_BYTES:
                 raise PolychromifyError(f"larger than {MAX_MEMBER_BYTES >> 20} MB")
             data = zf.read(job.member)
-        return np.asarray(open_image(data, keep_grey=True))
-    except ImageError as exc:
-        raise PolychromifyError(str(exc)) from None
     except (OSError, zipfile.BadZipFile, KeyError) as exc:  # the archive changed or broke since it was listed
         raise PolychromifyError(f"cannot read it from the archive: {exc}") from None
+    return _read(data)
 
 
 def _clear_stale_temps(jobs: Sequence[Job]) -> None:
