@@ -1,10 +1,11 @@
-"""The plates' colour truth with its cast taken out, for #44's second stage on a balanced truth (docs/plates.md,
-"What did not reach its target"): in CIELAB, the median ab of each plate's near-neutral pixels (chroma under
-12, L 20-95) is moved to 0; a plate with under 2% such pixels is left as it is. Prints the casts removed.
+"""The plates' colour truth with its cast taken out, for #44's second stage on a balanced truth
+(docs/plates.md, "What did not reach its target"): in CIELAB, the median ab of each plate's near-neutral
+pixels (chroma under 12, L 20-95) is moved to 0; a plate with under 2% such pixels is left as it is.
+Prints the casts removed.
 
     python experiments/balance_plates.py ../shared/data/plates/colour BALANCED/colour
-    polychromify prepare BALANCED/colour --grey ../shared/data/plates/grey --out DS --block 20 --split 0.8,0.2,0 \
-        --crops-per-image 15
+    polychromify prepare BALANCED/colour --grey ../shared/data/plates/grey --out DS --block 20 \
+        --split 0.8,0.2,0 --crops-per-image 15
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def main() -> None:
     a = ap.parse_args()
     a.dst.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(2) as pool:
-        casts = np.array(list(pool.map(partial(balance, dst=a.dst), sorted(a.src.glob("*.jpg")), chunksize=16)))
+        plates = sorted(a.src.glob("*.jpg"))
+        casts = np.array(list(pool.map(partial(balance, dst=a.dst), plates, chunksize=16)))
     print(
         f"{len(casts)} plates; cast removed (CIELAB ab units): median {np.median(casts):.2f}, "
         f"p90 {np.percentile(casts, 90):.2f}, max {casts.max():.2f}; none found on {(casts == 0).sum()}"
