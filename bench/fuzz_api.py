@@ -62,6 +62,7 @@ def statuses(ndjson: Path) -> Counter:
         for step in (event or {}).get("recorder", {}).get("interactions", {}).values():
             request, response = step["request"], step.get("response")
             path = "/" + request["uri"].split("/", 3)[3]
+            path = "/samples/{name}" if path.startswith("/samples/") else path  # one line for every name
             seen[(f"{request['method']} {path}", response["status_code"] if response else "no answer")] += 1
     return seen
 
