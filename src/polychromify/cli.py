@@ -147,7 +147,7 @@ COMMANDS = [
         "colorize",
         c.ColorizeJob,
         colorize,
-        "colorize photos (files, folders, globs) at full resolution",
+        "colorize photos (files, folders, zips, globs) at full resolution",
         "Colorize black-and-white photos. Colour inputs are converted to grey first. Results keep each "
         "input's relative path and name under OUT.",
         guide="docs/photos.md",
