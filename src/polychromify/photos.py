@@ -9,7 +9,7 @@ import os
 import sys
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from polychromify.config import ColorizeJob, ColourOptions
 from polychromify.data.images import EXTENSIONS, ImageError, open_image
+from polychromify.data.prepare import list_sources
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, Hint, parse_hint
 from polychromify.reference import Reference
@@ -51,17 +52,14 @@ class Job:
 
 
 def zip_photos(path: Path) -> list[str]:
-    """The photos inside a zip archive, by their names there: files with a photo's extension, not hidden,
-    not macOS's resource forks, and never a name that would leave the output folder (absolute or '..')."""
-    with zipfile.ZipFile(path) as zf:
-        names = [i.filename for i in zf.infolist() if not i.is_dir()]
-    return sorted(
+    """The photos inside a zip archive, by their names there: what `prepare` would read from it (no hidden
+    files or macOS resource forks) with a photo's extension, never a name that would leave the output folder
+    (absolute or '..')."""
+    return [
         n
-        for n in names
-        if Path(n).suffix.lower() in EXTENSIONS
-        and not n.startswith("/")
-        and not any(part in ("..", "__MACOSX") or part.startswith(".") for part in Path(n).parts)
-    )
+        for n, _, _ in list_sources(path)
+        if Path(n).suffix.lower() in EXTENSIONS and not n.startswith("/") and ".." not in Path(n).parts
+    ]
 
 
 def plan(inputs: Sequence[str], out: Path, fmt: str | None = None) -> list[Job]:
@@ -98,11 +96,9 @@ def plan(inputs: Sequence[str], out: Path, fmt: str | None = None) -> list[Job]:
                 raise PolychromifyError(f"no files match {item!r}")
             jobs += [Job(p, out / p.relative_to(base)) for p in matches]
     if fmt:
-        return [Job(j.src, j.dst.with_suffix("." + fmt), j.member) for j in jobs]
+        return [replace(j, dst=j.dst.with_suffix("." + fmt)) for j in jobs]
     return [
-        j
-        if j.dst.suffix.lower() in SAVE_FORMATS
-        else Job(j.src, j.dst.with_name(j.dst.name + ".png"), j.member)
+        j if j.dst.suffix.lower() in SAVE_FORMATS else replace(j, dst=j.dst.with_name(j.dst.name + ".png"))
         for j in jobs
     ]
 
