@@ -296,9 +296,32 @@ def keyframe_study(tmp: Path, colorizer, photos: list[Path], frames: int) -> dic
         dst = tmp / f"keyed-{name}.mp4"
         r = colorize_video(tmp / "keyed.mp4", dst, colorizer, progress=False, overwrite=True, **settings)
         out[name] = ab_scores(decode(dst), truth, shots, masks) | {"shots": r["shots"]}
-    encode(truth, tmp / "truth.mp4")  # the floor: the true colours through the encoder `video` uses
+    encode(truth, tmp / "truth.mp4")  # the true colours (no grain) through the encoder `video` uses
     out["truth_encoded"] = ab_scores(decode(tmp / "truth.mp4"), truth, shots, masks)
+    write_perfect(tmp / "keyed.mp4", truth, tmp / "perfect.mp4")  # the floor of a colouring of this film
+    out["truth_on_film"] = ab_scores(decode(tmp / "perfect.mp4"), truth, shots, masks)
     return out
+
+
+def write_perfect(src: Path, truth: list[np.ndarray], dst: Path, crf: int = 18) -> None:
+    """The perfect colouring of the grey film `src`, written as `polychromify video` writes its output
+    (x264 superfast): each frame's own grainy luma kept, the chroma planes made by `video` from the true
+    colours' ab at their size. A film's grain stays in its colouring: this is the floor of its flicker."""
+    import cv2
+    import torch
+
+    from polychromify.color import rgb_to_lab
+    from polychromify.video import _colour_frame, _decode
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        s = out.add_stream("libx264", rate=25, options={"crf": str(crf), "preset": "superfast"})
+        s.width, s.height, s.pix_fmt = truth[0].shape[1], truth[0].shape[0], "yuv420p"
+        for i, (vf, rgb) in enumerate(zip(inp.decode(video=0), truth, strict=True)):
+            d = _decode(vf, i)
+            small = cv2.resize(rgb, d.grey.shape[::-1], interpolation=cv2.INTER_AREA)
+            ab = torch.from_numpy(rgb_to_lab(small)[1].transpose(2, 0, 1).copy())
+            out.mux(s.encode(_colour_frame(d, ab, 1.0, "yuv420p")))
+        out.mux(s.encode(None))
 
 
 def encode(frames: list[np.ndarray], path: Path, preset: str = "superfast", crf: int = 18) -> None:
@@ -334,7 +357,7 @@ def keyframe_summary(sets: list[dict]) -> dict:
     }
     along = {
         f"{name}_{shot}": mean([s[name]["ab_flicker_along_motion"][i]["out"] for s in sets])
-        for name in ("auto", "keyed", "truth_encoded")
+        for name in ("auto", "keyed", "truth_encoded", "truth_on_film")
         for i, shot in enumerate(("pan", "static"))
     }
     return {

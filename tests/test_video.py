@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from polychromify import video
-from polychromify.color import rgb_to_lab
+from polychromify.color import grey_ab_to_chroma, rgb_to_lab
 from polychromify.errors import PolychromifyError
 from polychromify.inference import Colorizer, parse_hint
 from polychromify.video import TemporalSmoother, colorize_video
@@ -195,6 +195,21 @@ def test_fast_4_2_0_path_keeps_luma_and_matches_the_rgb_path(tmp_path, colorizer
     # brightness: the film's luma (gamma-weighted) is kept, not CIELAB lightness; saturated colours come
     # out a few levels brighter than composing in RGB
     assert 0 <= (a - b).mean() < 8
+
+
+def test_film_grain_stays_out_of_the_chroma_planes():
+    """A saturated colour's Cb/Cr depend on the grey: computed on the grainy grey, the grain leaked into
+    the colour planes (colour noise for the encoder). The fast path computes them on a smoothed grey."""
+    rng = np.random.default_rng(0)
+    h, w = 48, 64
+    y = np.clip(120 + rng.normal(0, 12, (h, w)), 16, 235).astype(np.uint8)  # a flat, grainy frame's luma
+    yuv = np.concatenate([y, np.full((h // 2, w), 128, np.uint8)])
+    frame = video._Decoded(np.asarray(Image.fromarray(y).reduce(2)), 0, yuv)
+    ab = torch.tensor([0.45, 0.35]).view(2, 1, 1).expand(2, 6, 8)  # one saturated orange everywhere
+    chroma = video._colour_frame(frame, ab, 1.0, "yuv420p").to_ndarray()[h:].astype(float)
+    leaked = grey_ab_to_chroma(frame.grey, ab).astype(float)  # the same planes from the grainy grey
+    assert leaked.reshape(2, -1).std(1).min() > 0.3  # the grain does move a saturated colour's chroma
+    assert chroma.reshape(2, -1).std(1).max() < 0.4 * leaked.reshape(2, -1).std(1).min()
 
 
 def test_preset_and_saturation_checked(tmp_path, colorizer):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -47,6 +48,9 @@ _Y_TO_GREY_LIST = Y_TO_GREY.tolist()  # for Pillow's point(), the fastest table 
 COPYABLE_AUDIO = {".mp4": {"aac", "mp3", "alac", "opus", "ac3"}, ".mov": {"aac", "mp3", "alac", "pcm_s16le"}}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 IMAGE_DEMUXERS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif")
+# Chroma planes from the grey blurred this much (px at their size): a saturated colour's Cb/Cr depend on
+# the grey, so the film's grain leaked into them and the encoder turned it into colour noise (docs/films.md)
+CHROMA_GREY_BLUR = 2.0
 FLOW_PRESET = "fast"  # DIS on the network's grid: ~1.5 ms for a frame's two flows
 
 
@@ -216,11 +220,13 @@ def _carry(ab: torch.Tensor, warps: list[Warp]) -> list[tuple[np.ndarray, np.nda
 def _colour_frame(d: _Decoded, ab: torch.Tensor, saturation: float, pix_fmt: str) -> av.VideoFrame:
     """Decoded frame + small ab -> the output frame. For 4:2:0 video the film's own luma plane is kept
     bit for bit and only the two quarter-size chroma planes are computed (from the colours composed at
-    their size): a quarter of the colour work and no full-frame RGB -> YUV conversion."""
+    their size): a quarter of the colour work and no full-frame RGB -> YUV conversion. The chroma is
+    computed on the grey smoothed by `CHROMA_GREY_BLUR`, so that the film's grain stays in the luma."""
     if d.yuv is None or pix_fmt != "yuv420p":
         rgb = Colorizer.compose(d.grey, ab, saturation)
         return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
-    d.yuv[2 * d.grey.shape[0] :] = grey_ab_to_chroma(d.grey, ab * saturation).reshape(-1, d.yuv.shape[1])
+    smooth = cv2.GaussianBlur(d.grey, (0, 0), CHROMA_GREY_BLUR)
+    d.yuv[2 * d.grey.shape[0] :] = grey_ab_to_chroma(smooth, ab * saturation).reshape(-1, d.yuv.shape[1])
     return av.VideoFrame.from_ndarray(d.yuv, format="yuv420p")
 
 
