@@ -375,7 +375,7 @@ def keyframe_summary(sets: list[dict]) -> dict:
     }
 
 
-def keyframe_speed(tmp: Path, colorizer, frames: int, preset: str, rounds: int = 2) -> dict:
+def keyframe_speed(tmp: Path, colorizer, frames: int, preset: str, rounds: int = 3) -> dict:
     """720p frames/s without and with a keyframe on the first frame (the network's own colours of it),
     alternating, the best of `rounds` each."""
     from polychromify.video import colorize_video

@@ -12,6 +12,7 @@ saturation. Nothing is trained: it is a decoding step, a few ms per photo.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,11 @@ class Reference:
             raise PolychromifyError(f"reference photo{where} has no colours (it is black and white)")
         return cls(ab, strength)
 
+    @functools.cached_property
+    def mean_chroma(self) -> torch.Tensor:
+        """The mean chroma of its pixels, in [0,1] units of ab (a 0-d tensor)."""
+        return torch.hypot(self.ab[:, 0], self.ab[:, 1]).mean()
+
     def histogram(self, bins: torch.Tensor) -> torch.Tensor:
         """The share (Q,) of the reference's pixels nearest each of `bins` (Q,2) in CIELAB units."""
         key = (tuple(bins.shape), float(bins.abs().sum()))
@@ -101,8 +107,8 @@ def colours_like(model, logits: torch.Tensor, size, reference: Reference) -> tor
     target = reference.histogram(model.bins).to(logits.device)
     plain = model.decode(logits, logits.shape[-2:])  # only its mean chroma counts: on the logits' grid
     ab = model.decode(match_reference(logits, target, model.temperature, s), size)
-    own, now = (t.norm(dim=1).mean((1, 2)).clamp_min(1e-6) for t in (plain, ab))  # (N,)
-    wanted = reference.ab.norm(dim=1).mean().to(own) ** s * own ** (1 - s)
+    own, now = (torch.hypot(t[:, 0], t[:, 1]).mean((1, 2)).clamp_min(1e-6) for t in (plain, ab))  # (N,)
+    wanted = reference.mean_chroma.to(own) ** s * own ** (1 - s)
     return (ab * (wanted / now).view(-1, 1, 1, 1)).clamp(-1, 1)
 
 
