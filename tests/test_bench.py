@@ -144,3 +144,31 @@ def test_other_damage_is_seeded_and_damages():
     assert a.shape == grey.shape and a.dtype == np.uint8 and np.array_equal(a, b)
     damaged = [other_damage(grey, np.random.default_rng(i)) for i in range(8)]
     assert np.mean([np.abs(d - grey.astype(int)).mean() for d in damaged]) > 1
+
+
+def test_perfect_colouring_of_a_film_keeps_its_luma_and_the_true_colours(tmp_path):
+    """bench/video.py's floor for keyframed films: the true colours on the grey film's own (grainy) luma,
+    written as `polychromify video` writes its output."""
+    spec = importlib.util.spec_from_file_location("bench_video", REPO / "bench" / "video.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from polychromify.color import rgb_to_lab
+
+    rng = np.random.default_rng(0)
+    colours = np.array([[200, 60, 40], [40, 90, 200], [60, 160, 60], [220, 200, 60]], np.uint8)
+    truth = [np.repeat(np.repeat(colours[rng.integers(0, 4, (6, 8))], 8, 0), 8, 1) for _ in range(3)]
+    greys = module.grainy(truth, 4.0, 0)
+    module.write_grey(tmp_path / "grey.mp4", greys)
+    module.write_perfect(tmp_path / "grey.mp4", truth, tmp_path / "perfect.mp4")
+    out = module.decode(tmp_path / "perfect.mp4")
+    assert len(out) == 3 and out[0].shape == truth[0].shape
+    error = [
+        np.linalg.norm(rgb_to_lab(o)[1] - rgb_to_lab(t)[1], axis=-1).mean() * 128
+        for o, t in zip(out, truth, strict=True)
+    ]
+    grey_error = np.linalg.norm(rgb_to_lab(truth[0])[1], axis=-1).mean() * 128  # what grey would score
+    assert max(error) < 0.25 * grey_error  # the true colours, up to the 4:2:0 planes at block edges
+    lum = [module.grey_of(o).astype(int) for o in out]
+    assert (
+        np.mean([np.abs(a - g).mean() for a, g in zip(lum, greys, strict=True)]) < 4
+    )  # the film's own grey, grain kept
