@@ -304,23 +304,32 @@ def keyframe_study(tmp: Path, colorizer, photos: list[Path], frames: int) -> dic
 
 
 def write_perfect(src: Path, truth: list[np.ndarray], dst: Path, crf: int = 18) -> None:
-    """The perfect colouring of the grey film `src`, written as `polychromify video` writes its output
-    (x264 superfast): each frame's own grainy luma kept, the chroma planes made by `video` from the true
-    colours' ab at their size. A film's grain stays in its colouring: this is the floor of its flicker."""
+    """The perfect colouring of the grey film `src`, written as `polychromify video` writes its output:
+    the true colours' ab on each frame's own grainy luma (`write_colours`). A film's grain stays in its
+    colouring: this is the floor of its flicker."""
     import cv2
-    import torch
 
     from polychromify.color import rgb_to_lab
+
+    half = [cv2.resize(t, (t.shape[1] // 2, t.shape[0] // 2), interpolation=cv2.INTER_AREA) for t in truth]
+    write_colours(src, [rgb_to_lab(h)[1] for h in half], dst, crf)
+
+
+def write_colours(src: Path, abs_: list[np.ndarray], dst: Path, crf: int = 18, **options: str) -> None:
+    """Colours ab (h,w,2) in [-1,1] per frame of the grey film `src`, at most half its size, written as
+    `polychromify video` writes its output (x264 superfast, 4:2:0): each frame's own luma kept bit for bit,
+    the chroma planes made by `video` (`_colour_frame`). `options`: more x264 options."""
+    import torch
+
     from polychromify.video import _colour_frame, _decode
 
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        s = out.add_stream("libx264", rate=25, options={"crf": str(crf), "preset": "superfast"})
-        s.width, s.height, s.pix_fmt = truth[0].shape[1], truth[0].shape[0], "yuv420p"
-        for i, (vf, rgb) in enumerate(zip(inp.decode(video=0), truth, strict=True)):
-            d = _decode(vf, i)
-            small = cv2.resize(rgb, d.grey.shape[::-1], interpolation=cv2.INTER_AREA)
-            ab = torch.from_numpy(rgb_to_lab(small)[1].transpose(2, 0, 1).copy())
-            out.mux(s.encode(_colour_frame(d, ab, 1.0, "yuv420p")))
+        s = out.add_stream("libx264", rate=25, options={"crf": str(crf), "preset": "superfast", **options})
+        vin = inp.streams.video[0].codec_context
+        s.width, s.height, s.pix_fmt = vin.width, vin.height, "yuv420p"
+        for i, (vf, ab) in enumerate(zip(inp.decode(video=0), abs_, strict=True)):
+            ab = torch.from_numpy(np.ascontiguousarray(ab.transpose(2, 0, 1)))
+            out.mux(s.encode(_colour_frame(_decode(vf, i), ab, 1.0, "yuv420p")))
         out.mux(s.encode(None))
 
 
