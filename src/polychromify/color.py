@@ -233,7 +233,8 @@ def confident_colours(
         grey = (torch.linalg.vector_norm(bins.float(), dim=1) < GREY_CHROMA).to(probs)
         q = 1 - blur((probs @ grey)[:, None], sigma)  # (N,1,H,W)
         ab = ab.float()
-        chroma = torch.hypot(ab[:, :1], ab[:, 1:]).clamp_min(1e-6) * AB_SCALE  # 100x torch's norm on dim 1
+        # not torch's norm over dim 1 (~100x slower on CPU) nor hypot (no ONNX export): this runs in the graph
+        chroma = (ab[:, :1] ** 2 + ab[:, 1:] ** 2).sqrt().clamp_min(1e-6) * AB_SCALE
         scale = torch.maximum(q * (1 + BOOST * q**SHARPNESS), (FAINT / chroma).clamp(max=1))
         return (ab * scale).clamp(-1, 1)
 
