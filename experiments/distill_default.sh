@@ -9,11 +9,12 @@
 #   python -c "from polychromify.checkpoint import resolve_model, save_blend; \
 #     save_blend('WORK/student', ['WORK/runs/student'], [1.0], cleaner=resolve_model('default').cleaner, neutral=True)"
 #   polychromify evaluate default WORK/student --images WORK/heldout [--degrade medium]
+# DEGRADE=P: that share of damaged inputs instead of 0.3, into WORK/runs/student-degradeP.
 set -euo pipefail
 BIN=${BIN:-$PWD/.venv/bin}
 CORPUS=${1:-../shared/data/corpus}
 WORK=${2:-/tmp/polychromify-default}
-RUN=$WORK/runs/student
+RUN=$WORK/runs/student${DEGRADE:+-degrade$DEGRADE}
 mkdir -p "$WORK"
 
 EXCLUDE=()
@@ -26,6 +27,6 @@ if [[ -f "$RUN/train_state.pt" ]]; then
 else
     "$BIN/polychromify" train --data "$WORK/data" --out "$RUN" --overwrite --model mnv2-unet \
         --model-arg hints=true --init src/polychromify/assets/clean --teacher src/polychromify/assets/default \
-        --distill 1 --degrade 0.3 --hint-p 0.125 --rebalance-lambda 0.6 --epochs 1 --schedule cosine \
+        --distill 1 --degrade "${DEGRADE:-0.3}" --hint-p 0.125 --rebalance-lambda 0.6 --epochs 1 --schedule cosine \
         --keep last --batch-size 32 --lr 1e-4 --patience 0 --seed 3 --precision fp32
 fi
