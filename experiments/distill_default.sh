@@ -22,11 +22,8 @@ for f in samples/color/*.jpg; do EXCLUDE+=(--exclude "*$(basename "$f")"); done
 [[ -f "$WORK/data/manifest.json" ]] ||
     "$BIN/polychromify" prepare "$CORPUS" --out "$WORK/data" --crops-per-image 23 --split 0.9,0.1,0 "${EXCLUDE[@]}"
 
-if [[ -f "$RUN/train_state.pt" ]]; then
-    grep -q '"status": "epochs"' "$RUN/config.json" || "$BIN/polychromify" train --resume "$RUN"
-else
-    "$BIN/polychromify" train --data "$WORK/data" --out "$RUN" --overwrite --model mnv2-unet \
-        --model-arg hints=true --init src/polychromify/assets/clean --teacher src/polychromify/assets/default \
-        --distill 1 --degrade "${DEGRADE:-0.3}" --hint-p 0.125 --rebalance-lambda 0.6 --epochs 1 --schedule cosine \
-        --keep last --batch-size 32 --lr 1e-4 --patience 0 --seed 3 --precision fp32
-fi
+source scripts/train_or_resume.sh
+train_or_resume "$RUN" --data "$WORK/data" --model mnv2-unet --model-arg hints=true \
+    --init src/polychromify/assets/clean --teacher src/polychromify/assets/default --distill 1 \
+    --degrade "${DEGRADE:-0.3}" --hint-p 0.125 --rebalance-lambda 0.6 --epochs 1 --schedule cosine --keep last \
+    --batch-size 32 --lr 1e-4 --patience 0 --seed 3
