@@ -73,6 +73,12 @@ def chroma(ab: np.ndarray) -> np.ndarray:
     return np.hypot(ab[..., 0], ab[..., 1]) * AB_SCALE
 
 
+def ab_length(ab: torch.Tensor) -> torch.Tensor:
+    """ab (N,2,...) -> (N,...) sqrt(a^2 + b^2), in ab's own units. Not torch's norm over dim 1, ~100x slower
+    on CPU (68 ms against 0.4 for 8 maps of 256x144), nor hypot, which ONNX (opset 17) cannot export."""
+    return (ab[:, 0] ** 2 + ab[:, 1] ** 2).sqrt()
+
+
 # --- ab quantisation (Zhang et al. 2016) -------------------------------------------------------------------
 
 
@@ -233,8 +239,7 @@ def confident_colours(
         grey = (torch.linalg.vector_norm(bins.float(), dim=1) < GREY_CHROMA).to(probs)
         q = 1 - blur((probs @ grey)[:, None], sigma)  # (N,1,H,W)
         ab = ab.float()
-        # not torch's norm over dim 1 (~100x slower on CPU) nor hypot (no ONNX export): this runs in the graph
-        chroma = (ab[:, :1] ** 2 + ab[:, 1:] ** 2).sqrt().clamp_min(1e-6) * AB_SCALE
+        chroma = ab_length(ab)[:, None].clamp_min(1e-6) * AB_SCALE
         scale = torch.maximum(q * (1 + BOOST * q**SHARPNESS), (FAINT / chroma).clamp(max=1))
         return (ab * scale).clamp(-1, 1)
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from polychromify.color import AB_SCALE, ab_bins, nearest_bin
+from polychromify.color import AB_SCALE, ab_bins, ab_length, nearest_bin
 
 
 def mse_ab(pred: torch.Tensor, true: torch.Tensor) -> float:
@@ -23,8 +23,7 @@ def seed_accuracy(pred: torch.Tensor, true: torch.Tensor) -> float:
 
 def ab_error(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
     """Per-pixel Euclidean ab error in CIELAB units, (N,H,W)."""
-    d = (pred.float() - true.float()) * AB_SCALE
-    return torch.hypot(d[:, 0], d[:, 1])  # torch's norm over dim 1 is ~100x slower on CPU
+    return ab_length((pred.float() - true.float()) * AB_SCALE)
 
 
 def auc(
@@ -82,7 +81,7 @@ def hue_counts(
     `tol` degrees of the truth's. Keys: "all" and each of HUE_FAMILIES (by the truth's hue). Counts, not
     fractions, so a set of photos is scored over all its pixels (a photo may have no blue at all)."""
     p, t = pred.float() * AB_SCALE, true.float() * AB_SCALE
-    cp, ct = torch.hypot(p[:, 0], p[:, 1]), torch.hypot(t[:, 0], t[:, 1])
+    cp, ct = ab_length(p), ab_length(t)
     hp = torch.rad2deg(torch.atan2(p[:, 1], p[:, 0]))
     ht = torch.rad2deg(torch.atan2(t[:, 1], t[:, 0]))
     diff = (hp - ht).abs() % 360.0
@@ -111,7 +110,7 @@ def neutral_counts(
     """The truth's near-grey pixels (CIELAB chroma < `max_true`: metal, stone, snow, overcast sky) that the
     prediction colours clearly (chroma > `min_pred`), and all of them; ab (N,2,H,W) in [-1,1]. A pink or
     purple cast on such pixels is the most visible error on real photographs."""
-    cp, ct = (torch.hypot(*(x.float() * AB_SCALE).unbind(1)) for x in (pred, true))
+    cp, ct = (ab_length(x.float() * AB_SCALE) for x in (pred, true))
     neutral = ct < max_true
     return int((neutral & (cp > min_pred)).sum()), int(neutral.sum())
 

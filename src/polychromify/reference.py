@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from polychromify.color import AB_SCALE, bin_prior, rgb_to_lab
+from polychromify.color import AB_SCALE, ab_length, bin_prior, rgb_to_lab
 from polychromify.config import ColourOptions
 from polychromify.data.images import open_image, to_rgb_array
 from polychromify.errors import PolychromifyError
@@ -70,7 +70,7 @@ class Reference:
     @functools.cached_property
     def mean_chroma(self) -> torch.Tensor:
         """The mean chroma of its pixels, in [0,1] units of ab (a 0-d tensor)."""
-        return torch.hypot(self.ab[:, 0], self.ab[:, 1]).mean()
+        return ab_length(self.ab).mean()
 
     def histogram(self, bins: torch.Tensor) -> torch.Tensor:
         """The share (Q,) of the reference's pixels nearest each of `bins` (Q,2) in CIELAB units."""
@@ -107,7 +107,7 @@ def colours_like(model, logits: torch.Tensor, size, reference: Reference) -> tor
     target = reference.histogram(model.bins).to(logits.device)
     plain = model.decode(logits, logits.shape[-2:])  # only its mean chroma counts: on the logits' grid
     ab = model.decode(match_reference(logits, target, model.temperature, s), size)
-    own, now = (torch.hypot(t[:, 0], t[:, 1]).mean((1, 2)).clamp_min(1e-6) for t in (plain, ab))  # (N,)
+    own, now = (ab_length(t).mean((1, 2)).clamp_min(1e-6) for t in (plain, ab))  # (N,)
     wanted = reference.mean_chroma.to(own) ** s * own ** (1 - s)
     return (ab * (wanted / now).view(-1, 1, 1, 1)).clamp(-1, 1)
 
