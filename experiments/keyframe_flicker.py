@@ -89,12 +89,15 @@ def main() -> None:
                 dst = Path(tmp, f"{name}-{label}.mp4")
                 bench.write_colours(film, abs_, dst, **options)
                 out[name][label] = flicker(bench.decode(dst)) | {"kilobytes": dst.stat().st_size // 1000}
-        for blur in (K.KEY_BLUR, 2.0):
-            K.KEY_BLUR, shipped = blur, K.KEY_BLUR
-            colorize_video(film, Path(tmp, "keyed.mp4"), colorizer, progress=False, keyframes={0: truth[0]})
-            K.KEY_BLUR = shipped
-            out[f"key_blur_{blur:g}"] = flicker(bench.decode(Path(tmp, "keyed.mp4")))
-            Path(tmp, "keyed.mp4").unlink()
+        shipped, keyed = K.KEY_BLUR, Path(tmp, "keyed.mp4")
+        for blur in (shipped, 2.0):
+            K.KEY_BLUR = blur  # key_ab reads it at each call
+            try:
+                colorize_video(film, keyed, colorizer, progress=False, keyframes={0: truth[0]})
+            finally:
+                K.KEY_BLUR = shipped
+            out[f"key_blur_{blur:g}"] = flicker(bench.decode(keyed))
+            keyed.unlink()
     print(json.dumps(out, indent=1))
 
 

@@ -32,6 +32,14 @@ def bench_output(script: str, *args: str) -> str:
     return r.stdout
 
 
+def bench_module(script: str):
+    """bench/SCRIPT imported as a module, to test its functions."""
+    spec = importlib.util.spec_from_file_location(script.removesuffix(".py"), REPO / "bench" / script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_load_test_against_serve():
     out = bench("load.py", "--quick")
     assert sum(n for kind, seen in out["statuses"].items() if kind != "slow" for n in seen.values()) == 24
@@ -134,10 +142,7 @@ def test_other_damage_benchmark_scores_a_chain_the_models_never_trained_on():
 
 
 def test_other_damage_is_seeded_and_damages():
-    spec = importlib.util.spec_from_file_location("other_damage", REPO / "bench" / "other_damage.py")
-    bench_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_module)
-    other_damage = bench_module.other_damage
+    other_damage = bench_module("other_damage.py").other_damage
 
     grey = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))
     a, b = (other_damage(grey, np.random.default_rng(3)) for _ in range(2))
@@ -149,10 +154,9 @@ def test_other_damage_is_seeded_and_damages():
 def test_perfect_colouring_of_a_film_keeps_its_luma_and_the_true_colours(tmp_path):
     """bench/video.py's floor for keyframed films: the true colours on the grey film's own (grainy) luma,
     written as `polychromify video` writes its output."""
-    spec = importlib.util.spec_from_file_location("bench_video", REPO / "bench" / "video.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     from polychromify.color import rgb_to_lab
+
+    module = bench_module("video.py")
 
     rng = np.random.default_rng(0)
     colours = np.array([[200, 60, 40], [40, 90, 200], [60, 160, 60], [220, 200, 60]], np.uint8)
@@ -168,7 +172,5 @@ def test_perfect_colouring_of_a_film_keeps_its_luma_and_the_true_colours(tmp_pat
     ]
     grey_error = np.linalg.norm(rgb_to_lab(truth[0])[1], axis=-1).mean() * 128  # what grey would score
     assert max(error) < 0.25 * grey_error  # the true colours, up to the 4:2:0 planes at block edges
-    lum = [module.grey_of(o).astype(int) for o in out]
-    assert (
-        np.mean([np.abs(a - g).mean() for a, g in zip(lum, greys, strict=True)]) < 4
-    )  # the film's own grey, grain kept
+    luma_change = [np.abs(module.grey_of(o).astype(int) - g).mean() for o, g in zip(out, greys, strict=True)]
+    assert np.mean(luma_change) < 4  # the film's own grey, grain kept
